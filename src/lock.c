@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -140,7 +141,9 @@ lock_release(struct vzlock *l)
 	if (l->fd == -1)
 		return;
 	/* Clear the holder before unlocking, so nobody names a dead pid. */
-	(void)ftruncate(l->fd, 0);
+	if (ftruncate(l->fd, 0) == -1) {
+		/* only the message would suffer */
+	}
 	close(l->fd);
 	l->fd = -1;
 }
