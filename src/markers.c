@@ -300,6 +300,26 @@ markers_deployed_remove(struct markers *m, const char *pod, const char *node)
 	m->ndeployed--;
 }
 
+size_t
+markers_last_known(const struct markers *m, const char *node,
+    struct plan_running **out)
+{
+	size_t i, n = 0;
+
+	*out = NULL;
+	for (i = 0; i < m->ndeployed; i++) {
+		if (strcmp(m->deployed[i].node, node) != 0)
+			continue;
+		*out = xreallocarray(*out, n + 1, sizeof(**out));
+		(*out)[n].pod = m->deployed[i].pod;
+		(*out)[n].spec_hash = m->deployed[i].hash;
+		(*out)[n].healthy = 1;
+		(*out)[n].mem_used = 0;
+		n++;
+	}
+	return n;
+}
+
 /* ---- file format ---- */
 
 void

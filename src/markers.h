@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "plan.h"
 
 #define MARKERS_VERSION	1
 
@@ -102,5 +103,14 @@ const struct markers_deployed *markers_deployed_get(const struct markers *m,
 /* The pod was stopped on the node: forget it there. */
 void	markers_deployed_remove(struct markers *m, const char *pod,
 	    const char *node);
+
+/*
+ * What the markers say runs on a node (its deployed records, healthy
+ * assumed), for plan_node.pods of a node that did not answer: within the
+ * grace its pods still count as placed.  *out (caller must free; may be
+ * NULL when 0 is returned) points into m, which must outlive it.
+ */
+size_t	markers_last_known(const struct markers *m, const char *node,
+	    struct plan_running **out);
 
 #endif

@@ -79,6 +79,22 @@ test_roundtrip(void)
 	markers_deployed_set(&m, "gone", "web2", "x", 62);
 	markers_deployed_remove(&m, "gone", "web2");
 	ok(markers_deployed_get(&m, "gone", "web2") == NULL, "removed");
+	{
+		struct plan_running *r;
+		size_t n = markers_last_known(&m, "web2", &r);
+
+		is_int(n, 2, "last known on web2: 2 pods");
+		if (n == 2) {
+			is_str(r[0].pod, "api", "last known: api first");
+			is_str(r[1].pod, "web", "last known: web");
+			is_str(r[1].spec_hash, "h1", "last known: hash");
+			is_int(r[1].healthy, 1, "last known: healthy assumed");
+		}
+		free(r);
+		is_int(markers_last_known(&m, "nowhere", &r), 0,
+		    "last known: none");
+		ok(r == NULL, "last known: NULL when none");
+	}
 
 	/* The state lives in .vzmaster next to the inventory. */
 	buf_addf(&a, "%s/hosts.ini", dir);

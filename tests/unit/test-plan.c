@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "markers.h"
 #include "plan.h"
 #include "tap.h"
 
@@ -891,6 +892,116 @@ test_output(void)
 	buf_release(&b);
 }
 
+/*
+ * The issue's story over several cron runs, with the markers counting the
+ * probes: deploy, a node vanishes (first within grace, then gone),
+ * re-placement, the node returns, extras removed, quiet again.
+ */
+struct world {
+	const char	*name[3], *vendor[3];
+	int		 up[3];
+	struct plan_running run[3][4];
+	size_t		 nrun[3];
+};
+
+static void
+story_step(struct world *wd, struct markers *m, const struct plan_pod *pods,
+    size_t npods, int64_t now, const char *want, const char *step)
+{
+	struct plan_node nodes[3];
+	struct plan_running *known[3] = { NULL, NULL, NULL };
+	struct plan_input in;
+	struct plan p;
+	struct buf got = BUF_INIT;
+	char err[256];
+	size_t i, j, k;
+
+	memset(nodes, 0, sizeof(nodes));
+	for (i = 0; i < 3; i++) {
+		nodes[i].name = wd->name[i];
+		nodes[i].vendor = wd->vendor[i];
+		nodes[i].reachable = wd->up[i];
+		nodes[i].mem_total = 512 * MiB;
+		nodes[i].missed = markers_probe(m, wd->name[i], wd->up[i], now);
+		if (wd->up[i]) {
+			nodes[i].pods = wd->run[i];
+			nodes[i].npods = wd->nrun[i];
+		} else {
+			nodes[i].npods = markers_last_known(m, wd->name[i],
+			    &known[i]);
+			nodes[i].pods = known[i];
+		}
+	}
+	plan_input_init(&in);
+	in.pods = pods;
+	in.npods = npods;
+	in.nodes = nodes;
+	in.nnodes = 3;
+	if (plan_compute(&in, &p, err, sizeof(err)) == -1) {
+		ok(0, "%s: %s", step, err);
+		return;
+	}
+	canon(&p, 0, &got);
+	is_str(got.data, want, "story: %s", step);
+	/* Apply on the reachable nodes and record it in the markers. */
+	for (j = 0; j < p.n; j++) {
+		const struct plan_action *a = &p.actions[j];
+
+		for (i = 0; i < 3; i++)
+			if (strcmp(a->node, wd->name[i]) == 0)
+				break;
+		if (i == 3 || !wd->up[i])
+			continue;
+		for (k = 0; k < wd->nrun[i]; k++)
+			if (strcmp(wd->run[i][k].pod, a->pod) == 0)
+				break;
+		if (a->op == PLAN_START && wd->nrun[i] < 4) {
+			wd->run[i][wd->nrun[i]].pod = pods[0].name;
+			wd->run[i][wd->nrun[i]].spec_hash = pods[0].spec_hash;
+			wd->run[i][wd->nrun[i]].healthy = 1;
+			wd->nrun[i]++;
+			markers_deployed_set(m, a->pod, a->node, a->new_hash,
+			    now);
+		} else if (a->op == PLAN_STOP && k < wd->nrun[i]) {
+			wd->run[i][k] = wd->run[i][--wd->nrun[i]];
+			markers_deployed_remove(m, a->pod, a->node);
+		}
+	}
+	plan_release(&p);
+	for (i = 0; i < 3; i++)
+		free(known[i]);
+	buf_release(&got);
+}
+
+static void
+test_story(void)
+{
+	struct world wd = {
+		{ "a1", "a2", "b1" }, { "A", "A", "B" }, { 1, 1, 1 },
+		{ { { NULL, NULL, 0, 0 } } }, { 0, 0, 0 }
+	};
+	struct markers m = MARKERS_INIT;
+	struct plan_pod pods[] = { POD("web", 2, "h1") };
+
+	story_step(&wd, &m, pods, 1, 100, "start web a1 new; start web b1 new",
+	    "first deploy, one per vendor");
+	story_step(&wd, &m, pods, 1, 160, "", "second deploy changes nothing");
+	wd.up[2] = 0;		/* b1 vanishes; its process state stays */
+	story_step(&wd, &m, pods, 1, 220, "", "cut shorter than grace: "
+	    "nothing moves");
+	story_step(&wd, &m, pods, 1, 280, "start web a2 replace",
+	    "gone after 2 probes: re-placed on a survivor");
+	story_step(&wd, &m, pods, 1, 340, "", "survivors stable");
+	wd.up[2] = 1;		/* b1 is back, still running web */
+	story_step(&wd, &m, pods, 1, 400, "stop web b1 node-returned",
+	    "node returns: its extra removed");
+	story_step(&wd, &m, pods, 1, 460, "", "quiet again");
+	ok(markers_deployed_get(&m, "web", "b1") == NULL &&
+	    markers_deployed_get(&m, "web", "a2") != NULL,
+	    "story: markers follow the pods");
+	markers_release(&m);
+}
+
 int
 main(void)
 {
@@ -909,5 +1020,6 @@ main(void)
 	test_ports_and_selector_change();
 	test_bad_input();
 	test_output();
+	test_story();
 	return done_testing();
 }
