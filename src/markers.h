@@ -8,7 +8,15 @@
  * Loading is tolerant of a missing file (empty state) and strict about a
  * damaged one (an error naming the file, never a crash).  Saving is atomic:
  * temp file, fsync, rename, fsync of the directory.  The update functions
- * are pure: they change the struct, never the disk.
+ * are pure: they change the struct, never the disk.  Writers (deploy,
+ * kill) hold the deploy lock (lock.h) around load-modify-save.
+ *
+ * The file (version 1, members sorted by name):
+ *   { "version": 1,
+ *     "nodes": { "web1": { "missed": 0, "lastSeen": 1700000000 } },
+ *     "pods": { "api": { "killed": true, "killedAt": 1700000000 } },
+ *     "deployed": [ { "pod": "web", "node": "web1", "hash": "H2",
+ *                     "previous": "H1", "at": 1700000000 } ] }
  */
 #ifndef VZ_MARKERS_H
 #define VZ_MARKERS_H
