@@ -53,7 +53,9 @@
  * killed pods) can go at once; then STARTs of new replicas; then UPDATE
  * waves of each pod in wave order; then EXTRA stops of a pod, only once its
  * starts and updates are running and ready (nothing is stopped unless its
- * replacement runs).  KEEPs are no-ops, listed for reporting.
+ * replacement runs).  KEEPs are no-ops, listed for reporting.  Waves of
+ * different pods are independent of each other; within a wave and within
+ * the START phase the nodes can be worked on in parallel.
  */
 #ifndef VZ_PLAN_H
 #define VZ_PLAN_H
