@@ -157,13 +157,10 @@ void
 buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list cp;
-	char probe[1];
 	int n;
 
-	/* A real 1-byte buffer, not NULL: gcc -O1 with sanitizers warns on
-	   a NULL destination. */
 	va_copy(cp, ap);
-	n = vsnprintf(probe, sizeof probe, fmt, cp);
+	n = vsnprintf(NULL, 0, fmt, cp);
 	va_end(cp);
 	if (n < 0)
 		return;
