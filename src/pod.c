@@ -516,17 +516,21 @@ get_image(struct ctx *c, const struct yt_node *n, const char *path,
 	}
 	want_dir = t == IMAGE_OCI || t == IMAGE_DIR;
 	if (stat(abs, &st) == -1) {
-		perr(c, n, path, "image '%s': cannot use '%s': %s", text, abs,
-		    strerror(errno));
+		if (errno == ENOENT)
+			perr(c, n, path, "image '%s' does not exist (%s)",
+			    text, abs);
+		else
+			perr(c, n, path, "cannot use image '%s': %s (%s)",
+			    text, strerror(errno), abs);
 		goto out;
 	}
 	if (want_dir && !S_ISDIR(st.st_mode)) {
-		perr(c, n, path, "image '%s': '%s' is not a directory", text,
+		perr(c, n, path, "image '%s' is not a directory (%s)", text,
 		    abs);
 		goto out;
 	}
 	if (!want_dir && !S_ISREG(st.st_mode)) {
-		perr(c, n, path, "image '%s': '%s' is not a regular file",
+		perr(c, n, path, "image '%s' is not a regular file (%s)",
 		    text, abs);
 		goto out;
 	}
@@ -535,16 +539,16 @@ get_image(struct ctx *c, const struct yt_node *n, const char *path,
 
 		buf_addf(&ix, "%s/index.json", abs);
 		if (stat(ix.data, &st) == -1) {
-			perr(c, n, path, "image '%s': '%s' is not an OCI image "
-			    "layout (no index.json)", text, abs);
+			perr(c, n, path, "image '%s' is not an OCI image "
+			    "layout, it has no index.json (%s)", text, abs);
 			buf_release(&ix);
 			goto out;
 		}
 		buf_release(&ix);
 	}
 	if ((real = realpath(abs, NULL)) == NULL) {
-		perr(c, n, path, "image '%s': cannot resolve '%s': %s", text,
-		    abs, strerror(errno));
+		perr(c, n, path, "cannot use image '%s': %s (%s)", text,
+		    strerror(errno), abs);
 		goto out;
 	}
 	img->path = real;
@@ -953,8 +957,8 @@ get_mounts(struct ctx *c, const struct yt_node *n, const char *path,
 				if (strcmp(ct->mounts[j].mount_path,
 				    vm->mount_path) == 0) {
 					perr(c, v, q, "'%s' is already mounted "
-					    "by %s[%zu]", vm->mount_path, path,
-					    j);
+					    "(line %d)", vm->mount_path,
+					    ct->mounts[j].line);
 					ok = 0;
 					break;
 				}
@@ -1006,7 +1010,7 @@ get_probe(struct ctx *c, const struct yt_node *m, const char *path,
     const struct container *ct, struct probe *pr, int liveness)
 {
 	static const char *const known[] = { "exec", "httpGet", "tcpSocket",
-	    "initialDelaySeconds", "periodSeconds", "timeoutSeconds",
+	    "grpc", "initialDelaySeconds", "periodSeconds", "timeoutSeconds",
 	    "failureThreshold", "successThreshold", NULL };
 	static const char *const ignored[] = {
 	    "terminationGracePeriodSeconds", NULL };
@@ -1049,6 +1053,12 @@ get_probe(struct ctx *c, const struct yt_node *m, const char *path,
 		join(p, path, "successThreshold");
 		perr(c, yt_get(m, "successThreshold"), p, "must be 1 for a "
 		    "liveness probe");
+	}
+	if (present(v = yt_get(m, "grpc"))) {
+		join(p, path, "grpc");
+		perr(c, v, p, "gRPC probes are not supported: expected exec, "
+		    "httpGet or tcpSocket");
+		return;
 	}
 	if (present(v = yt_get(m, "exec")))
 		kinds[nk++] = v;
@@ -1230,7 +1240,10 @@ get_volumes(struct ctx *c, const struct yt_node *n, const char *path,
 				    vol->name) == 0) {
 					perr(c, v, q, "duplicate volume name "
 					    "'%s'", vol->name);
+					free(vol->name);
+					vol->name = NULL;
 					ok = 0;
+					break;
 				}
 		}
 		/* every other key names a volume source */
@@ -1342,7 +1355,12 @@ get_volumes(struct ctx *c, const struct yt_node *n, const char *path,
 			if (vol->medium == NULL)
 				vol->medium = xstrdup("");
 		}
-		if (!ok) {
+		/*
+		 * A volume with a valid name but a bad body stays listed, so
+		 * its mounts do not get a second, misleading error; the pod is
+		 * dropped for the first one anyway.
+		 */
+		if (vol->name == NULL || (!ok && yt_get(m, "name") == NULL)) {
 			free(vol->name);
 			free(vol->host_path);
 			free(vol->host_path_type);
@@ -1350,6 +1368,10 @@ get_volumes(struct ctx *c, const struct yt_node *n, const char *path,
 			memset(vol, 0, sizeof *vol);
 			continue;
 		}
+		if (vol->host_path_type == NULL)
+			vol->host_path_type = xstrdup("");
+		if (vol->medium == NULL)
+			vol->medium = xstrdup("");
 		pod->n_volumes++;
 	}
 }
@@ -1532,8 +1554,9 @@ get_pod_spec(struct ctx *c, const struct yt_node *m, const char *path,
 
 				join(r, q, "name");
 				perr(c, yt_get(cs->items[i], "name"), r,
-				    "duplicate container name '%s' (also %s[%zu])",
-				    ct->name, p, j);
+				    "duplicate container name '%s' (first at "
+				    "line %d)", ct->name,
+				    pod->containers[j].line);
 			}
 		for (k = 0; k < ct->n_ports; k++) {
 			const struct container_port *a = &ct->ports[k];
@@ -1553,10 +1576,11 @@ get_pod_spec(struct ctx *c, const struct yt_node *m, const char *path,
 						continue;
 					diag_error(c->d, c->file, a->line,
 					    a->col, "%s.ports: hostPort %d/%s "
-					    "is already used by %s[%zu]"
-					    ".ports", q, a->host_port,
+					    "is already used by container "
+					    "'%s' (line %d)", q, a->host_port,
 					    a->protocol == PROTO_TCP ? "TCP" :
-					    "UDP", p, j);
+					    "UDP", o->name ? o->name : "?",
+					    b->line);
 					goto next_port;
 				}
 			}
@@ -1777,7 +1801,7 @@ load_doc(struct ctx *c, const struct yt_doc *doc, struct pod_set *set)
 out:
 	free(kind);
 	free(api);
-	if (c->d->errors == errors && pod.kind != NULL)
+	if (c->d->errors == errors && doc->errors == 0 && pod.kind != NULL)
 		add_pod(set, &pod);
 	else
 		pod_release(&pod);

@@ -32,6 +32,7 @@ struct builder {
 	struct frame	 stack[YT_MAX_DEPTH + 1];
 	int		 depth;
 	int		 errors;
+	int		 doc_errors;	/* b.errors when the document began */
 	int		 fatal;
 };
 
@@ -430,7 +431,13 @@ syntax_error(struct builder *b, const yaml_parser_t *p)
 		if (b->data[i] != ' ' && b->data[i] != '\t')
 			break;
 	}
-	if (p->context != NULL)
+	/* an unterminated quote or bracket: point at where it opens */
+	if (p->context != NULL && strstr(p->problem, "end of stream") !=
+	    NULL)
+		err_at(b, (int)p->context_mark.line + 1,
+		    (int)p->context_mark.column + 1, "invalid YAML: %s %s "
+		    "that starts here", p->problem, p->context);
+	else if (p->context != NULL)
 		err_at(b, line, col, "invalid YAML: %s %s (line %d column %d)",
 		    p->problem, p->context, (int)p->context_mark.line + 1,
 		    (int)p->context_mark.column + 1);
@@ -444,6 +451,7 @@ end_doc(struct builder *b)
 {
 	struct yt_stream *o = b->out;
 
+	b->cur.errors = b->errors - b->doc_errors;
 	o->docs = xreallocarray(o->docs, o->n + 1, sizeof *o->docs);
 	o->docs[o->n++] = b->cur;
 	memset(&b->cur, 0, sizeof b->cur);
@@ -486,6 +494,7 @@ yt_parse(const char *data, size_t len, const char *file,
 			b.cur.line = (int)ev.start_mark.line + 1;
 			b.cur.col = (int)ev.start_mark.column + 1;
 			b.in_doc = 1;
+			b.doc_errors = b.errors;
 			break;
 		case YAML_DOCUMENT_END_EVENT:
 			end_doc(&b);

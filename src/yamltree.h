@@ -50,6 +50,8 @@ struct yt_node {
 struct yt_doc {
 	struct yt_node	*root;		/* NULL for an empty document */
 	int		 line, col;	/* where the document starts */
+	int		 errors;	/* errors reported inside it: its
+					   tree is incomplete, do not trust */
 };
 
 struct yt_stream {
