@@ -460,6 +460,37 @@ image_transport_name(enum image_transport t)
 	return transport_names[t];
 }
 
+/*
+ * Remove "." and ".." components from an absolute path, without looking at
+ * the file system: for messages about paths that do not exist.
+ */
+static void
+clean_path(char *p)
+{
+	char *r = p, *w = p;
+
+	while (*r != '\0') {
+		if (r[0] == '/' && (r[1] == '/' || r[1] == '\0')) {
+			r++;
+		} else if (r[0] == '/' && r[1] == '.' && (r[2] == '/' ||
+		    r[2] == '\0')) {
+			r += 2;
+		} else if (r[0] == '/' && r[1] == '.' && r[2] == '.' &&
+		    (r[3] == '/' || r[3] == '\0')) {
+			r += 3;
+			while (w > p && *--w != '/')
+				;
+		} else {
+			do
+				*w++ = *r++;
+			while (*r != '\0' && *r != '/');
+		}
+	}
+	if (w == p)
+		*w++ = '/';
+	*w = '\0';
+}
+
 static int
 get_image(struct ctx *c, const struct yt_node *n, const char *path,
     struct image_ref *img)
@@ -514,6 +545,7 @@ get_image(struct ctx *c, const struct yt_node *n, const char *path,
 		buf_addf(&a, "%s/%s", c->dir, p.data);
 		abs = buf_detach(&a, NULL);
 	}
+	clean_path(abs);
 	want_dir = t == IMAGE_OCI || t == IMAGE_DIR;
 	if (stat(abs, &st) == -1) {
 		if (errno == ENOENT)

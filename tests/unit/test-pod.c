@@ -448,6 +448,73 @@ out:
 	free(dup);
 }
 
+/*
+ * The shipped examples must stay valid: load a copy of them next to a
+ * stand-in for the rootfs that `make demo` builds.
+ */
+static void
+test_examples(void)
+{
+	static const char *const files[] = { "web.yaml", "laravel.yaml",
+	    "echo-deployment.yaml", NULL };
+	char tmp[] = "/tmp/test-pod-ex.XXXXXX";
+	struct pod_set set;
+	struct diags d = DIAGS_INIT;
+	struct buf p = BUF_INIT, img = BUF_INIT, pods = BUF_INIT;
+	size_t i;
+
+	if (mkdtemp(tmp) == NULL) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	buf_addf(&pods, "%s/pods", tmp);
+	buf_addf(&img, "%s/images", tmp);
+	mkdir(pods.data, 0755);
+	mkdir(img.data, 0755);
+	buf_adds(&img, "/busybox-rootfs");
+	mkdir(img.data, 0755);
+	for (i = 0; files[i] != NULL; i++) {
+		struct buf in = BUF_INIT;
+		FILE *fp;
+
+		buf_reset(&p);
+		buf_addf(&p, "%s/examples/pods/%s", srcdir, files[i]);
+		ok(buf_read_file(&in, p.data, 1 << 20) == 0, "read %s",
+		    files[i]);
+		buf_reset(&p);
+		buf_addf(&p, "%s/%s", pods.data, files[i]);
+		if ((fp = fopen(p.data, "w")) != NULL) {
+			fwrite(in.data, 1, in.len, fp);
+			fclose(fp);
+		}
+		buf_release(&in);
+	}
+	is_int(pod_load(pods.data, &set, &d), 0, "examples/pods validate");
+	is_int(d.n, 0, "without warnings");
+	print_diags(&d);
+	is_int(set.n, 3, "three example pods");
+	ok(pod_find(&set, "laravel") != NULL &&
+	    pod_find(&set, "laravel")->n_containers == 3,
+	    "laravel has three containers");
+	ok(pod_find(&set, "echo") != NULL && pod_find(&set, "echo")->replicas
+	    == 2, "echo has two replicas");
+	pod_set_release(&set);
+	diag_release(&d);
+	for (i = 0; files[i] != NULL; i++) {
+		buf_reset(&p);
+		buf_addf(&p, "%s/%s", pods.data, files[i]);
+		unlink(p.data);
+	}
+	rmdir(img.data);
+	*strrchr(img.data, '/') = '\0';
+	rmdir(img.data);
+	rmdir(pods.data);
+	rmdir(tmp);
+	buf_release(&p);
+	buf_release(&img);
+	buf_release(&pods);
+}
+
 int
 main(void)
 {
@@ -458,5 +525,6 @@ main(void)
 	check_corpus("invalid", 0);
 	test_model();
 	test_dirs();
+	test_examples();
 	return done_testing();
 }
