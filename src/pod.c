@@ -785,9 +785,40 @@ port_name_ok(const char *s)
 	return letter;
 }
 
+/*
+ * The container and port that already use a host port in the pod: the
+ * containers before ct, and the ports of ct read so far.
+ */
+static const struct container_port *
+host_port_user(const struct pod *pod, const struct container *ct,
+    const struct container_port *pt, const char **who)
+{
+	size_t j, l;
+
+	*who = ct->name != NULL ? ct->name : "?";
+	for (l = 0; l < ct->n_ports; l++)
+		if (ct->ports[l].host_port == pt->host_port &&
+		    ct->ports[l].protocol == pt->protocol)
+			return &ct->ports[l];
+	for (j = 0; j < pod->n_containers; j++) {
+		const struct container *o = &pod->containers[j];
+
+		if (o == ct)
+			break;
+		for (l = 0; l < o->n_ports; l++) {
+			if (o->ports[l].host_port == pt->host_port &&
+			    o->ports[l].protocol == pt->protocol) {
+				*who = o->name != NULL ? o->name : "?";
+				return &o->ports[l];
+			}
+		}
+	}
+	return NULL;
+}
+
 static void
 get_ports(struct ctx *c, const struct yt_node *n, const char *path,
-    struct container *ct)
+    const struct pod *pod, struct container *ct)
 {
 	static const char *const known[] = { "name", "containerPort",
 	    "hostPort", "protocol", NULL };
@@ -835,6 +866,20 @@ get_ports(struct ctx *c, const struct yt_node *n, const char *path,
 			} else if (s == NULL)
 				ok = 0;
 			free(s);
+		}
+		join(q, p, "hostPort");
+		if (ok && pt->host_port != 0) {
+			const struct container_port *o;
+			const char *who;
+
+			if ((o = host_port_user(pod, ct, pt, &who)) != NULL) {
+				perr(c, yt_get(m, "hostPort"), q, "hostPort "
+				    "%d/%s is already used by container '%s' "
+				    "(line %d)", pt->host_port,
+				    pt->protocol == PROTO_TCP ? "TCP" : "UDP",
+				    who, o->line);
+				ok = 0;
+			}
 		}
 		join(q, p, "name");
 		if (present(v = yt_get(m, "name"))) {
@@ -1215,7 +1260,7 @@ get_container(struct ctx *c, const struct yt_node *m, const char *path,
 		    ct->working_dir);
 	join(p, path, "ports");
 	if (present(v = yt_get(m, "ports")))
-		get_ports(c, v, p, ct);
+		get_ports(c, v, p, pod, ct);
 	join(p, path, "resources");
 	if (present(v = yt_get(m, "resources")))
 		get_resources(c, v, p, ct);
@@ -1518,7 +1563,7 @@ get_pod_spec(struct ctx *c, const struct yt_node *m, const char *path,
 	    "schedulingGates", NULL };
 	const struct yt_node *v, *cs;
 	char p[PATH_LEN];
-	size_t i, j, k, l;
+	size_t i, j;
 
 	if (!expect_map(c, m, path))
 		return;
@@ -1590,35 +1635,6 @@ get_pod_spec(struct ctx *c, const struct yt_node *m, const char *path,
 				    "line %d)", ct->name,
 				    pod->containers[j].line);
 			}
-		for (k = 0; k < ct->n_ports; k++) {
-			const struct container_port *a = &ct->ports[k];
-
-			if (a->host_port == 0)
-				continue;
-			for (j = 0; j < pod->n_containers; j++) {
-				const struct container *o = &pod->containers[j];
-
-				for (l = 0; l < (j + 1 == pod->n_containers ?
-				    k : o->n_ports); l++) {
-					const struct container_port *b =
-					    &o->ports[l];
-
-					if (b->host_port != a->host_port ||
-					    b->protocol != a->protocol)
-						continue;
-					diag_error(c->d, c->file, a->line,
-					    a->col, "%s.ports: hostPort %d/%s "
-					    "is already used by container "
-					    "'%s' (line %d)", q, a->host_port,
-					    a->protocol == PROTO_TCP ? "TCP" :
-					    "UDP", o->name ? o->name : "?",
-					    b->line);
-					goto next_port;
-				}
-			}
-next_port:
-			;
-		}
 	}
 }
 

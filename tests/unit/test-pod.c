@@ -422,7 +422,8 @@ test_dirs(void)
 	    "metadata.name: pod 'web' is already defined at ") != NULL &&
 	    strstr(d.v[0].msg, "dup/a.yaml:4") != NULL,
 	    "duplicate pod name across files points at both");
-	print_diags(&d);
+	if (d.n != 1)
+		print_diags(&d);
 	is_int(set.n, 1, "the first definition is kept");
 	free(f);
 	pod_set_release(&set);
