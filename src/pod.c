@@ -23,7 +23,17 @@
 #include "pod.h"
 #include "yamltree.h"
 
-#define POD_MAX_FILE	(16 * 1024 * 1024)
+/* Kubernetes itself refuses objects over ~1.5 MiB; a manifest is text. */
+#define POD_MAX_FILE	(4 * 1024 * 1024)
+/* Diagnostics kept per file, as a compiler stops after so many errors. */
+#define POD_MAX_DIAGS	1000
+/*
+ * Caps on list lengths: far beyond any real pod, and they keep the checks
+ * that compare items pairwise (names, host ports, mounts) cheap on hostile
+ * input.
+ */
+#define POD_MAX_PODS		10000
+#define POD_MAX_ITEMS		256	/* containers, ports, mounts, ... */
 #define PATH_LEN	512
 
 /* A pod name already taken, for the duplicate check across files. */
@@ -39,6 +49,7 @@ struct ctx {
 	struct diags	*d;
 	struct seen	*seen;
 	size_t		 n_seen;
+	int		 too_many;	/* "more than POD_MAX_PODS" said */
 };
 
 /* ---------- messages ---------- */
@@ -153,6 +164,20 @@ expect_seq(struct ctx *c, const struct yt_node *n, const char *path)
 	if (n->type != YT_BAD)
 		perr(c, n, path, "expected a list, got %s", yt_describe(n));
 	return 0;
+}
+
+/* A list of at most POD_MAX_ITEMS entries. */
+static int
+expect_short_seq(struct ctx *c, const struct yt_node *n, const char *path)
+{
+	if (!expect_seq(c, n, path))
+		return 0;
+	if (n->n > POD_MAX_ITEMS) {
+		perr(c, n, path, "expected at most %d entries, got %zu",
+		    POD_MAX_ITEMS, n->n);
+		return 0;
+	}
+	return 1;
 }
 
 /* A string value; NULL (after an error) when it is not one. */
@@ -612,7 +637,7 @@ get_caps(struct ctx *c, const struct yt_node *n, const char *path,
 	char p[PATH_LEN];
 	size_t i, j;
 
-	if (!expect_seq(c, n, path))
+	if (!expect_short_seq(c, n, path))
 		return;
 	out->v = xcalloc(n->n ? n->n : 1, sizeof *out->v);
 	for (i = 0; i < n->n; i++) {
@@ -826,7 +851,7 @@ get_ports(struct ctx *c, const struct yt_node *n, const char *path,
 	char p[PATH_LEN], q[PATH_LEN];
 	size_t i, j;
 
-	if (!expect_seq(c, n, path))
+	if (!expect_short_seq(c, n, path))
 		return;
 	ct->ports = xcalloc(n->n ? n->n : 1, sizeof *ct->ports);
 	for (i = 0; i < n->n; i++) {
@@ -921,7 +946,7 @@ get_env(struct ctx *c, const struct yt_node *n, const char *path,
 	char p[PATH_LEN], q[PATH_LEN];
 	size_t i, j;
 
-	if (!expect_seq(c, n, path))
+	if (!expect_short_seq(c, n, path))
 		return;
 	ct->env = xcalloc(n->n ? n->n : 1, sizeof *ct->env);
 	for (i = 0; i < n->n; i++) {
@@ -989,7 +1014,7 @@ get_mounts(struct ctx *c, const struct yt_node *n, const char *path,
 	char p[PATH_LEN], q[PATH_LEN];
 	size_t i, j;
 
-	if (!expect_seq(c, n, path))
+	if (!expect_short_seq(c, n, path))
 		return;
 	ct->mounts = xcalloc(n->n ? n->n : 1, sizeof *ct->mounts);
 	for (i = 0; i < n->n; i++) {
@@ -1290,7 +1315,7 @@ get_volumes(struct ctx *c, const struct yt_node *n, const char *path,
 	char p[PATH_LEN], q[PATH_LEN], r[PATH_LEN];
 	size_t i, j;
 
-	if (!expect_seq(c, n, path))
+	if (!expect_short_seq(c, n, path))
 		return;
 	pod->volumes = xcalloc(n->n ? n->n : 1, sizeof *pod->volumes);
 	for (i = 0; i < n->n; i++) {
@@ -1607,7 +1632,7 @@ get_pod_spec(struct ctx *c, const struct yt_node *m, const char *path,
 		    "one container");
 		return;
 	}
-	if (!expect_seq(c, cs, p))
+	if (!expect_short_seq(c, cs, p))
 		return;
 	if (cs->n == 0) {
 		perr(c, cs, p, "expected at least one container");
@@ -1750,7 +1775,10 @@ get_deployment(struct ctx *c, const struct yt_node *m, struct pod *pod)
 static void
 add_pod(struct pod_set *set, struct pod *pod)
 {
-	set->pods = xreallocarray(set->pods, set->n + 1, sizeof *set->pods);
+	/* grow by doubling: n is a power of two exactly when full */
+	if (set->n == 0 || (set->n & (set->n - 1)) == 0)
+		set->pods = xreallocarray(set->pods, set->n ? set->n * 2 : 1,
+		    sizeof *set->pods);
 	set->pods[set->n++] = *pod;
 }
 
@@ -1764,8 +1792,7 @@ load_doc(struct ctx *c, const struct yt_doc *doc, struct pod_set *set)
 	struct pod pod;
 	char *kind = NULL, *api = NULL;
 	const char *want_api;
-	int errors = c->d->errors, deployment;
-	size_t i;
+	int errors = c->d->errors, deployment, drop = 0;
 
 	if (!present(m))
 		return;		/* an empty document, as kubectl allows */
@@ -1823,21 +1850,40 @@ load_doc(struct ctx *c, const struct yt_doc *doc, struct pod_set *set)
 		pod_release(&tmp);
 	} else
 		get_metadata(c, v, "metadata", &pod, 1, &name_n);
+	if (pod.name != NULL && c->n_seen >= POD_MAX_PODS) {
+		if (!c->too_many++)
+			perr(c, name_n, "metadata.name", "more than %d pods",
+			    POD_MAX_PODS);
+		drop = 1;
+		goto out;
+	}
 	if (pod.name != NULL) {
-		for (i = 0; i < c->n_seen; i++) {
-			if (strcmp(c->seen[i].name, pod.name) == 0) {
-				perr(c, name_n, "metadata.name", "pod '%s' is "
-				    "already defined at %s:%d", pod.name,
-				    c->seen[i].file, c->seen[i].line);
+		/* seen is kept sorted by name: binary search, then insert */
+		size_t lo = 0, hi = c->n_seen, mid;
+		int r = 1;
+
+		while (lo < hi) {
+			mid = lo + (hi - lo) / 2;
+			if ((r = strcmp(c->seen[mid].name, pod.name)) == 0)
 				break;
-			}
+			if (r < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
 		}
-		if (i == c->n_seen) {
+		if (lo < hi) {
+			perr(c, name_n, "metadata.name", "pod '%s' is already "
+			    "defined at %s:%d", pod.name, c->seen[mid].file,
+			    c->seen[mid].line);
+		} else {
 			c->seen = xreallocarray(c->seen, c->n_seen + 1,
 			    sizeof *c->seen);
-			c->seen[c->n_seen].name = xstrdup(pod.name);
-			c->seen[c->n_seen].file = xstrdup(c->file);
-			c->seen[c->n_seen++].line = name_n->line;
+			memmove(&c->seen[lo + 1], &c->seen[lo],
+			    (c->n_seen - lo) * sizeof *c->seen);
+			c->seen[lo].name = xstrdup(pod.name);
+			c->seen[lo].file = xstrdup(c->file);
+			c->seen[lo].line = name_n->line;
+			c->n_seen++;
 		}
 	}
 	if (!present(v = yt_get(m, "spec")))
@@ -1849,7 +1895,8 @@ load_doc(struct ctx *c, const struct yt_doc *doc, struct pod_set *set)
 out:
 	free(kind);
 	free(api);
-	if (c->d->errors == errors && doc->errors == 0 && pod.kind != NULL)
+	if (c->d->errors == errors && doc->errors == 0 && !drop &&
+	    pod.kind != NULL)
 		add_pod(set, &pod);
 	else
 		pod_release(&pod);
@@ -1874,12 +1921,17 @@ order_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* Put one file's diagnostics in line order, as a compiler prints them. */
+/*
+ * Put one file's diagnostics in line order, as a compiler prints them, and
+ * keep the first POD_MAX_DIAGS: a binary file fed in by mistake must not
+ * bury the terminal.
+ */
 static void
 sort_diags(struct diags *d, size_t from)
 {
 	struct order *o;
-	size_t i, n = d->n - from;
+	size_t i, n = d->n - from, dropped = 0;
+	char *file;
 
 	if (n < 2)
 		return;
@@ -1892,6 +1944,22 @@ sort_diags(struct diags *d, size_t from)
 	for (i = 0; i < n; i++)
 		d->v[from + i] = o[i].d;
 	free(o);
+	if (n <= POD_MAX_DIAGS)
+		return;
+	file = xstrdup(d->v[from].file);
+	for (i = from + POD_MAX_DIAGS; i < d->n; i++) {
+		if (d->v[i].level == DIAG_ERROR)
+			d->errors--;
+		else
+			d->warnings--;
+		free(d->v[i].file);
+		free(d->v[i].msg);
+		dropped++;
+	}
+	d->n = from + POD_MAX_DIAGS;
+	diag_error(d, file, 0, 0, "too many problems: %zu more not shown",
+	    dropped);
+	free(file);
 }
 
 static void

@@ -12,9 +12,6 @@
 #include "buf.h"
 #include "yamltree.h"
 
-/* Cap on the keys of one mapping: duplicate detection is quadratic. */
-#define YT_MAX_KEYS	10000
-
 struct frame {
 	struct yt_node	*node;
 	struct yt_node	*key;		/* map: key waiting for its value */
@@ -191,9 +188,72 @@ node_free_frame(struct frame *f)
 }
 
 static int
-key_equal(const struct yt_node *a, const struct yt_node *b)
+key_cmp(const struct yt_node *a, const struct yt_node *b)
 {
-	return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
+	size_t n = a->len < b->len ? a->len : b->len;
+	int r = memcmp(a->str, b->str, n);
+
+	if (r != 0)
+		return r;
+	return a->len < b->len ? -1 : a->len > b->len;
+}
+
+/* qsort order for duplicate detection: by key, then by position. */
+static struct yt_node **sort_keys;
+
+static int
+index_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int r = key_cmp(sort_keys[x], sort_keys[y]);
+
+	if (r != 0)
+		return r;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Report every key that repeats an earlier one of the same mapping, at the
+ * repeat, and drop the repeats: sorting keeps this O(n log n) however many
+ * keys a hostile file puts in one mapping.
+ */
+static void
+drop_duplicate_keys(struct builder *b, struct yt_node *m)
+{
+	size_t *ix, i, first, w;
+	char *dup;
+
+	if (m->n < 2)
+		return;
+	ix = xreallocarray(NULL, m->n, sizeof *ix);
+	dup = xcalloc(m->n, 1);
+	for (i = 0; i < m->n; i++)
+		ix[i] = i;
+	sort_keys = m->keys;
+	qsort(ix, m->n, sizeof *ix, index_cmp);
+	sort_keys = NULL;
+	for (first = 0, i = 1; i < m->n; i++) {
+		if (key_cmp(m->keys[ix[first]], m->keys[ix[i]]) != 0) {
+			first = i;
+			continue;
+		}
+		dup[ix[i]] = 1;
+		err_at(b, m->keys[ix[i]]->line, m->keys[ix[i]]->col,
+		    "duplicate key '%s' (first at line %d)",
+		    m->keys[ix[i]]->str, m->keys[ix[first]]->line);
+	}
+	for (i = w = 0; i < m->n; i++) {
+		if (dup[i]) {
+			yt_node_free(m->keys[i]);
+			yt_node_free(m->items[i]);
+			continue;
+		}
+		m->keys[w] = m->keys[i];
+		m->items[w++] = m->items[i];
+	}
+	m->n = w;
+	free(ix);
+	free(dup);
 }
 
 static void
@@ -217,7 +277,6 @@ attach(struct builder *b, struct yt_node *n)
 {
 	struct frame *f;
 	struct yt_node *p;
-	size_t i;
 
 	if (b->depth == 0) {
 		if (b->cur.root != NULL)	/* cannot happen with libyaml */
@@ -247,26 +306,6 @@ attach(struct builder *b, struct yt_node *n)
 	if (f->key_bad) {
 		f->key_bad = 0;
 		yt_node_free(n);
-		return;
-	}
-	for (i = 0; i < p->n; i++) {
-		if (key_equal(p->keys[i], f->key)) {
-			err_at(b, f->key->line, f->key->col,
-			    "duplicate key '%s' (first at line %d)",
-			    f->key->str, p->keys[i]->line);
-			yt_node_free(f->key);
-			yt_node_free(n);
-			f->key = NULL;
-			return;
-		}
-	}
-	if (p->n >= YT_MAX_KEYS) {
-		err_at(b, f->key->line, f->key->col,
-		    "more than %d keys in one mapping", YT_MAX_KEYS);
-		yt_node_free(f->key);
-		yt_node_free(n);
-		f->key = NULL;
-		b->fatal = 1;
 		return;
 	}
 	append(p, f->key, n);
@@ -351,6 +390,8 @@ pop(struct builder *b)
 	f->node = NULL;
 	yt_node_free(f->key);	/* a key without value cannot happen */
 	f->key = NULL;
+	if (n->type == YT_MAP)
+		drop_duplicate_keys(b, n);
 	attach(b, n);
 }
 
