@@ -106,9 +106,13 @@ struct container {
 						   the pod */
 	struct image_ref	  image;
 	char			**command;	/* NULL-terminated; NULL when
-						   absent (image Entrypoint),
-						   { NULL } when empty */
-	char			**args;		/* same rules (image Cmd) */
+						   absent, { NULL } when
+						   written as []: kept apart
+						   for --json, but Kubernetes
+						   runs the image Entrypoint
+						   for both */
+	char			**args;		/* same rules (image Cmd; not
+						   used when command is set) */
 	struct env_var		 *env;
 	size_t			  n_env;
 	char			 *working_dir;	/* NULL when absent */
