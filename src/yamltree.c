@@ -438,7 +438,9 @@ syntax_error(struct builder *b, const yaml_parser_t *p)
 
 	if (p->error == YAML_READER_ERROR) {
 		offset_to_pos(b, p->problem_offset, &line, &col);
-		if (p->problem_value != -1 && strstr(p->problem,
+		if (p->problem == NULL)
+			err_at(b, line, col, "invalid input");
+		else if (p->problem_value != -1 && strstr(p->problem,
 		    "control characters") != NULL)
 			err_at(b, line, col, "control character 0x%02x is not "
 			    "allowed in YAML", (unsigned)p->problem_value);
@@ -473,7 +475,9 @@ syntax_error(struct builder *b, const yaml_parser_t *p)
 			break;
 	}
 	/* an unterminated quote or bracket: point at where it opens */
-	if (p->context != NULL && strstr(p->problem, "end of stream") !=
+	if (p->problem == NULL)
+		err_at(b, line, col, "invalid YAML");
+	else if (p->context != NULL && strstr(p->problem, "end of stream") !=
 	    NULL)
 		err_at(b, (int)p->context_mark.line + 1,
 		    (int)p->context_mark.column + 1, "invalid YAML: %s %s "
@@ -483,8 +487,7 @@ syntax_error(struct builder *b, const yaml_parser_t *p)
 		    p->problem, p->context, (int)p->context_mark.line + 1,
 		    (int)p->context_mark.column + 1);
 	else
-		err_at(b, line, col, "invalid YAML: %s",
-		    p->problem != NULL ? p->problem : "syntax error");
+		err_at(b, line, col, "invalid YAML: %s", p->problem);
 }
 
 static void
