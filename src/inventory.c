@@ -485,6 +485,21 @@ set_value(struct parser *p, struct vlist *vl, const char *key,
 		free(raw);
 		is_string = 1;
 	}
+	if (strcmp(key, "ansible_port") == 0) {
+		/* Ansible would fail only when it connects; we say so now */
+		const char *t = is_string ? str.data : json.data;
+		char *end;
+		long pt;
+
+		errno = 0;
+		pt = strtol(t, &end, 10);
+		if (t[0] == '\0' || *end != '\0' || errno != 0 || pt < 1 ||
+		    pt > 65535) {
+			diag_error(p->d, p->file, p->line, col, "ansible_port "
+			    "must be a port number (1-65535), got '%s'", t);
+			goto out;
+		}
+	}
 	if (priority != NULL && strcmp(key, "ansible_group_priority") == 0) {
 		/* Group.set_priority(int(value)): not a variable */
 		const char *t = is_string ? str.data : json.data;
@@ -545,6 +560,11 @@ parse_hosts_line(struct parser *p, const char *s, size_t b, size_t e,
 			    "which is reserved for a port number", pat);
 			goto out;
 		}
+	}
+	if (port == 0 || port > 65535) {
+		diag_error(p->d, p->file, p->line, COL(lc, b + toks[0].off),
+		    "port of '%s' must be 1-65535", pat);
+		goto out;
 	}
 	{
 		char *h = xstrndup(pat + hoff, hlen);
@@ -981,12 +1001,9 @@ finish(struct parser *p, struct inventory *inv)
 
 			errno = 0;
 			pt = strtol(v->value, &end, 10);
-			if (v->value[0] == '\0' || *end != '\0' || errno ||
-			    pt < 1 || pt > 65535)
-				diag_error(p->d, p->file, oh->line, 0,
-				    "host '%s': ansible_port must be a port "
-				    "number, got '%s'", oh->name, v->value);
-			else
+			/* checked where it was set */
+			if (*end == '\0' && errno == 0 && pt >= 1 &&
+			    pt <= 65535)
 				oh->port = (int)pt;
 		}
 		v = vlist_get(&r, "ansible_user");
@@ -1045,9 +1062,12 @@ inventory_load_mem(const char *path, const char *text, size_t len,
 	group_add(&p, "ungrouped");
 	group_add_child(&p, 0, 1, 0, 0);
 	group = 1;
-	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
 		diag_error(d, path, 1, 1, "byte order mark at the start of "
 		    "the file (ansible-inventory cannot read it either)");
+		text += 3;
+		len -= 3;
+	}
 	utf8ok = inv_utf8_check(text, len) == len;
 	/* str.splitlines(); when the file is not UTF-8, Ansible splits the
 	 * bytes on \n and \r only and blanks comment lines. */
