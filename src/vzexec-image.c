@@ -190,6 +190,22 @@ unpack(const char *tarball, const char *dir, int trust_devices,
 			    "outside the image root", tarball, path ? path : "");
 			goto out;
 		}
+		/*
+		 * Our tarballs name each path once: a second entry could only
+		 * replace something already checked (a symlink, a hardlink).
+		 */
+		{
+			struct stat ex;
+
+			if (fstatat(dfd, path, &ex, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    !(type == AE_IFDIR && hl == NULL &&
+			    S_ISDIR(ex.st_mode))) {
+				fmtpath(err, errlen, "'%s': refusing entry "
+				    "'%s': the path exists already", tarball,
+				    path);
+				goto out;
+			}
+		}
 		if (hl != NULL) {
 			struct stat ls;
 
