@@ -458,6 +458,12 @@ apply_layer(struct ctx *c, const char *path, const char *digest,
 			goto out;
 		}
 		free(p);
+		p = NULL;
+		/* a damaged header may come with a warning and no name */
+		if (archive_entry_pathname(e) == NULL) {
+			fail(c, "%s: '%s': entry without a name", what, path);
+			goto out;
+		}
 		if ((p = clean_path(archive_entry_pathname(e))) == NULL) {
 			fail(c, "%s: '%s': unsafe path '%s'", what, path,
 			    archive_entry_pathname(e));

@@ -87,7 +87,7 @@ if command -v podman >/dev/null &&
 	test_expect_success 'oci-archive: a corrupted blob is named in the error' '
 		mkdir -p bad && tar -C bad -xf "$TEST_TMP/img.oci.tar" &&
 		blob=$(ls -S bad/blobs/sha256 | head -n1) &&
-		printf "\\377" | dd of="bad/blobs/sha256/$blob" bs=1 seek=5000 conv=notrunc 2>/dev/null &&
+		printf "CORRUPTED-BYTES!" | dd of="bad/blobs/sha256/$blob" bs=1 seek=5000 conv=notrunc 2>/dev/null &&
 		(cd bad && tar -cf ../bad.oci.tar .) &&
 		! "$VZMASTER" image import --store "$STORE" "oci-archive:$TEST_TMP/bad.oci.tar" 2>err &&
 		grep -q "$blob" err && grep -q "bad.oci.tar" err

@@ -76,7 +76,7 @@ test_expect_success 'importing what is present sends nothing and changes nothing
 test_expect_failure_code 1 'a corrupted full upload is rejected' '
 	before=$(snapshot) && pack $V2 "" zstd &&
 	f=$(ls "$ROOT/incoming" | grep "\.zst$") &&
-	printf "\\001" | dd of="$ROOT/incoming/$f" bs=1 seek=1000 conv=notrunc 2>/dev/null &&
+	printf "CORRUPTED-BYTES!" | dd of="$ROOT/incoming/$f" bs=1 seek=1000 conv=notrunc 2>/dev/null &&
 	"$VZIMG" image-import --root "$ROOT" $V2.upload.json 2>err; st=$?
 	cat err; grep -q "is corrupt" err &&
 	test "$before" = "$(snapshot)" && incoming_clean && exit $st
@@ -120,7 +120,7 @@ if "$VZMASTER" image pack --store "$STORE" --base $V1 $V2 "$TEST_TMP/probe" \
 	test_expect_failure_code 3 'a corrupted delta upload exits 3 (send the full image)' '
 		before=$(snapshot) && pack $V3 $V2 &&
 		f=$(ls "$ROOT/incoming" | grep vcdiff) &&
-		printf "\\001" | dd of="$ROOT/incoming/$f" bs=1 seek=20 conv=notrunc 2>/dev/null &&
+		printf "CORRUPTED-BYTES!" | dd of="$ROOT/incoming/$f" bs=1 seek=20 conv=notrunc 2>/dev/null &&
 		"$VZIMG" image-import --root "$ROOT" $V3.upload.json 2>err; st=$?
 		cat err; test "$before" = "$(snapshot)" && incoming_clean && exit $st
 	'

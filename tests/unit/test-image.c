@@ -501,6 +501,46 @@ test_bad_blobs(void)
 	    "restored layer imports");
 	image_info_release(&info);
 
+	/* random damage to the layers: always an error, never a crash */
+	{
+		char p0[700], backup[700];
+		int k, crashes = 0, passes = 0;
+
+		srand(42);
+		for (k = 0; k < 2; k++) {
+			struct buf orig = BUF_INIT;
+			int it;
+
+			fmtpath(p0, sizeof p0, "%s/blobs/sha256/%s", dir, lhex[k]);
+			fmtpath(backup, sizeof backup, "%s.orig", p0);
+			buf_read_file(&orig, p0, 1 << 24);
+			for (it = 0; it < 150; it++) {
+				struct buf b = BUF_INIT;
+				int fl, nflips = 1 + rand() % 8;
+
+				buf_add(&b, orig.data, orig.len);
+				for (fl = 0; fl < nflips; fl++)
+					b.data[(size_t)rand() % b.len] ^=
+					    (char)(1 + rand() % 255);
+				fd = open(p0, O_WRONLY | O_TRUNC);
+				write_full(fd, b.data, b.len);
+				close(fd);
+				buf_release(&b);
+				if (image_import(ref, store, &info, err,
+				    sizeof err) == 0) {
+					passes++;
+					image_info_release(&info);
+				}
+			}
+			fd = open(p0, O_WRONLY | O_TRUNC);
+			write_full(fd, orig.data, orig.len);
+			close(fd);
+			buf_release(&orig);
+		}
+		ok(crashes == 0 && passes == 0, "300 damaged layers: all refused, "
+		    "no crash");
+	}
+
 	/* truncated layer */
 	truncate(path, st.st_size / 2);
 	ok(image_import(ref, store, &info, err, sizeof err) == -1 &&
