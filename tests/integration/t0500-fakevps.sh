@@ -35,6 +35,7 @@ pids_in_ns() {
 	for p in /proc/[0-9]*; do
 		[ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$1" ] && echo ${p#/proc/}
 	done
+	return 0
 }
 
 # none_left NSLINK PID...: none of these processes is still in that namespace
