@@ -374,6 +374,21 @@ find_matches(struct enc *e)
 			}
 		}
 
+		/* 4. a run of one byte: a RUN is cheaper to write and to
+		 * apply than an overlapping COPY, unless a match covers
+		 * clearly more */
+		if (load64(t + i) == 0x0101010101010101ULL * t[i]) {
+			fwd = 8;
+			while (i + fwd < n && t[i + fwd] == t[i])
+				fwd++;
+			if (fwd >= 2 * MIN_RUN && fwd + 8 >= best) {
+				add_literal(e, lit, i);
+				add_op(e, OP_RUN, (uint32_t)i, (uint32_t)fwd, 0);
+				i += fwd;
+				lit = i;
+				continue;
+			}
+		}
 		if (best == 0) {
 			i++;
 			continue;
