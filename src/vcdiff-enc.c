@@ -28,10 +28,11 @@
 
 #define HASH_LEN	16	/* bytes hashed per index entry */
 #define MIN_HASH_MATCH	12	/* shortest COPY found through an index */
-#define MIN_REP_MATCH	8	/* shortest continuation of the last match */
+#define MIN_REP_MATCH	5	/* shortest continuation of the last match */
 #define MIN_RUN		8	/* shortest RUN split out of literal bytes */
 #define MAX_SRC_BITS	24	/* source index: at most 2^24 slots, 64 MiB */
-#define TGT_BITS	20	/* window index: 2^20 slots, 4 MiB */
+#define TGT_BITS	20	/* window index: 2^20 chain heads, 4 MiB */
+#define TGT_DEPTH	16	/* chain links followed per position */
 
 int	vcdiff_map_source(int fd, const uint8_t **p, uint64_t *len,
 	    char *err, size_t errlen);
@@ -50,7 +51,8 @@ struct enc {
 	uint64_t	 slen;
 	uint32_t	*stab;		/* block number + 1, 0 = empty */
 	unsigned	 sbits, sshift;	/* stride = 1 << sshift */
-	uint32_t	*ttab;		/* window position + 1 */
+	uint32_t	*ttab;		/* chain heads: window position + 1 */
+	uint32_t	*tprev;		/* chain links, one per position */
 
 	uint8_t		*tw;
 	size_t		 tlen;
@@ -304,6 +306,57 @@ add_literal(struct enc *e, size_t a, size_t b)
 	add_op(e, OP_ADD, (uint32_t)start, (uint32_t)(b - start), 0);
 }
 
+static inline uint32_t
+hash4(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return (v * 2654435761u) >> (32 - TGT_BITS);
+}
+
+/* Inserts window position i into the chains of its 4-byte hash. */
+static inline void
+tgt_insert(struct enc *e, size_t i)
+{
+	uint32_t *head = &e->ttab[hash4(e->tw + i)];
+
+	e->tprev[i] = *head;
+	*head = (uint32_t)i + 1;
+}
+
+/* The cheapest worthwhile COPY from the window itself, dist bytes back. */
+static inline size_t
+tgt_min_len(size_t dist)
+{
+	return dist < 128 ? 4 : dist < 16384 ? 5 : 6;
+}
+
+struct cand {
+	size_t		len, fwd, back;
+	uint64_t	addr;	/* source offset or window position */
+	int		src;
+};
+
+static inline void
+try_src(struct cand *b, const uint8_t *src, uint64_t slen, uint64_t s,
+    const uint8_t *t, size_t i, size_t n, size_t maxb, size_t min)
+{
+	size_t fwd, back;
+
+	if (s > slen || slen - s < 8 || load64(src + s) != load64(t + i))
+		return;
+	fwd = match_fwd(src + s, t + i, slen - s < n - i ? slen - s : n - i);
+	back = match_back(src + s, t + i, s < maxb ? s : maxb);
+	if (fwd + back > b->len && fwd + back >= min) {
+		b->len = fwd + back;
+		b->fwd = fwd;
+		b->back = back;
+		b->addr = s;
+		b->src = 1;
+	}
+}
+
 static void
 find_matches(struct enc *e)
 {
@@ -311,68 +364,55 @@ find_matches(struct enc *e)
 	const size_t n = e->tlen;
 	const uint64_t slen = e->slen;
 	const unsigned sshift = e->sshift, sbits = e->sbits;
-	size_t i = 0, lit = 0, fwd, back, best, best_fwd, best_back, maxb;
-	uint64_t h, s, best_addr = 0, rep = 0;	/* rep: src pos - tgt pos */
+	size_t i = 0, lit = 0, fwd, back, maxb, depth, k, end;
+	uint64_t rep = 0, send = 0;	/* rep: src pos - tgt pos */
 	uint32_t c;
-	int have_rep = 0, best_src = 0;
+	int have_rep = 0;
+	struct cand b;
 
 	memset(e->ttab, 0, sizeof *e->ttab << TGT_BITS);
 	e->nops = 0;
 	while (i + HASH_LEN <= n) {
-		best = best_fwd = best_back = 0;
+		memset(&b, 0, sizeof b);
 		maxb = i - lit;
 
-		/* 1. the last match continued after a small edit */
-		if (have_rep && (s = rep + i) < slen &&
-		    load64(src + s) == load64(t + i)) {
-			fwd = match_fwd(src + s, t + i,
-			    slen - s < n - i ? slen - s : n - i);
-			back = match_back(src + s, t + i, s < maxb ? s : maxb);
-			if (fwd + back >= MIN_REP_MATCH) {
-				best = fwd + back;
-				best_fwd = fwd;
-				best_back = back;
-				best_addr = s;
-				best_src = 1;
-			}
+		if (have_rep) {
+			/* 1. the last match continued after a small edit,
+			 * or right where it stopped (bytes inserted) */
+			try_src(&b, src, slen, rep + i, t, i, n, maxb,
+			    MIN_REP_MATCH);
+			if (send != rep + i)
+				try_src(&b, src, slen, send, t, i, n, maxb,
+				    MIN_REP_MATCH);
 		}
-
-		h = hash16(t + i);
 		/* 2. a source block with the same hash */
 		if (e->stab != NULL &&
-		    (c = e->stab[h >> (64 - sbits)]) != 0) {
-			s = (uint64_t)(c - 1) << sshift;
-			if (load64(src + s) == load64(t + i)) {
-				fwd = match_fwd(src + s, t + i,
-				    slen - s < n - i ? slen - s : n - i);
-				back = match_back(src + s, t + i,
-				    s < maxb ? s : maxb);
-				if (fwd + back > best &&
-				    fwd + back >= MIN_HASH_MATCH) {
-					best = fwd + back;
-					best_fwd = fwd;
-					best_back = back;
-					best_addr = s;
-					best_src = 1;
-				}
+		    (c = e->stab[hash16(t + i) >> (64 - sbits)]) != 0)
+			try_src(&b, src, slen, (uint64_t)(c - 1) << sshift, t, i,
+			    n, maxb, MIN_HASH_MATCH);
+		/* 3. earlier positions of this window with the same 4 bytes */
+		c = e->ttab[hash4(t + i)];
+		for (depth = 0; c != 0 && depth < TGT_DEPTH;
+		    depth++, c = e->tprev[c - 1]) {
+			k = c - 1;
+			if (memcmp(t + k, t + i, 4) != 0)
+				continue;
+			fwd = match_fwd(t + k, t + i, n - i);
+			if (fwd + 8 <= b.len)
+				continue;
+			back = match_back(t + k, t + i, k < maxb ? k : maxb);
+			if (fwd + back > b.len + 1 &&
+			    fwd + back >= tgt_min_len(i - k)) {
+				b.len = fwd + back;
+				b.fwd = fwd;
+				b.back = back;
+				b.addr = k;
+				b.src = 0;
 			}
+			if (fwd >= 256)
+				break;
 		}
-		/* 3. an earlier position of this window */
-		c = e->ttab[h >> (64 - TGT_BITS)];
-		e->ttab[h >> (64 - TGT_BITS)] = (uint32_t)i + 1;
-		if (c != 0 && load64(t + c - 1) == load64(t + i)) {
-			s = c - 1;
-			fwd = match_fwd(t + s, t + i, n - i);
-			back = match_back(t + s, t + i, s < maxb ? s : maxb);
-			if (fwd + back > best + 2 &&
-			    fwd + back >= MIN_HASH_MATCH) {
-				best = fwd + back;
-				best_fwd = fwd;
-				best_back = back;
-				best_addr = s;
-				best_src = 0;
-			}
-		}
+		tgt_insert(e, i);
 
 		/* 4. a run of one byte: a RUN is cheaper to write and to
 		 * apply than an overlapping COPY, unless a match covers
@@ -381,7 +421,7 @@ find_matches(struct enc *e)
 			fwd = 8;
 			while (i + fwd < n && t[i + fwd] == t[i])
 				fwd++;
-			if (fwd >= 2 * MIN_RUN && fwd + 8 >= best) {
+			if (fwd >= 2 * MIN_RUN && fwd + 8 >= b.len) {
 				add_literal(e, lit, i);
 				add_op(e, OP_RUN, (uint32_t)i, (uint32_t)fwd, 0);
 				i += fwd;
@@ -389,19 +429,24 @@ find_matches(struct enc *e)
 				continue;
 			}
 		}
-		if (best == 0) {
+		if (b.len == 0) {
 			i++;
 			continue;
 		}
-		add_literal(e, lit, i - best_back);
-		add_op(e, best_src ? OP_SCOPY : OP_TCOPY,
-		    (uint32_t)(i - best_back), (uint32_t)best,
-		    best_addr - best_back);
-		if (best_src) {
-			rep = best_addr - i;
+		add_literal(e, lit, i - b.back);
+		add_op(e, b.src ? OP_SCOPY : OP_TCOPY,
+		    (uint32_t)(i - b.back), (uint32_t)b.len,
+		    b.addr - b.back);
+		if (b.src) {
+			rep = b.addr - i;
+			send = b.addr + b.fwd;
 			have_rep = 1;
 		}
-		i += best_fwd;
+		/* index the start of the match too: short repeats matter */
+		end = i + b.fwd;
+		for (k = i + 1; k < end && k < i + 32 && k + 4 <= n; k++)
+			tgt_insert(e, k);
+		i = end;
 		lit = i;
 	}
 	add_literal(e, lit, n);
@@ -579,6 +624,7 @@ vcdiff_encode(int source_fd, int target_fd, int out_fd,
 		return -1;
 	index_source(&e);
 	e.ttab = xmalloc(sizeof *e.ttab << TGT_BITS);
+	e.tprev = xreallocarray(NULL, VCDIFF_ENC_WINDOW, sizeof *e.tprev);
 	e.tw = xmalloc(VCDIFF_ENC_WINDOW);
 	if (write_all(out_fd, hdr, sizeof hdr, err, errlen) == -1)
 		goto out;
@@ -608,6 +654,7 @@ out:
 		munmap((void *)e.src, (size_t)e.slen);
 	free(e.stab);
 	free(e.ttab);
+	free(e.tprev);
 	free(e.tw);
 	free(e.ops);
 	buf_release(&e.data);
