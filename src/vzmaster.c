@@ -16,12 +16,18 @@
 
 extern const struct cmd_entry cmd_help_entry;
 extern const struct cmd_entry cmd_delta_entry;
+extern const struct cmd_entry cmd_deploy_entry;
+extern const struct cmd_entry cmd_kill_entry;
+extern const struct cmd_entry cmd_status_entry;
 extern const struct cmd_entry cmd_image_entry;
 
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_delta_entry,
+	&cmd_deploy_entry,
 	&cmd_help_entry,
 	&cmd_image_entry,
+	&cmd_kill_entry,
+	&cmd_status_entry,
 	NULL
 };
 
