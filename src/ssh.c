@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -413,23 +414,23 @@ set_hostkey_pref(struct vz_ssh *h)
 	size_t i, n;
 
 	/* Like OpenSSH: ask for the key type we already know, so a server
-	 * with several host keys is not mistaken for a changed one. */
+	 * with several host keys is not mistaken for a changed one; for a new
+	 * host, prefer ed25519 as OpenSSH does. */
 	kh_known_algs(h->known_hosts, h->hostname, h->port, known,
 	    sizeof known);
-	if (known[0] == '\0')
-		return;
 	snprintf(pref, sizeof pref, "%s", known);
 	for (i = 0; all[i] != NULL; i++) {
 		n = strlen(all[i]);
 		if (strstr(known, all[i]) != NULL)
 			continue;
 		if (strlen(pref) + n + 2 < sizeof pref) {
-			strncat(pref, ",", sizeof pref - strlen(pref) - 1);
+			if (pref[0] != '\0')
+				strncat(pref, ",", sizeof pref - strlen(pref) - 1);
 			strncat(pref, all[i], sizeof pref - strlen(pref) - 1);
 		}
 	}
 	if (libssh2_session_method_pref(h->session, LIBSSH2_METHOD_HOSTKEY,
-	    pref) != 0)
+	    pref) != 0 && known[0] != '\0')
 		(void)libssh2_session_method_pref(h->session,
 		    LIBSSH2_METHOD_HOSTKEY, known);
 }
@@ -1251,4 +1252,90 @@ out:
 	free(chunk);
 	buf_release(&part);
 	return rc;
+}
+
+/* ---- public keys for authorized_keys ---- */
+
+static void
+add_key_line(struct buf *lines, const char *line, size_t len, int *n)
+{
+	const char *sp, *sp2;
+	struct buf blob = BUF_INIT;
+
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (len == 0 || (sp = memchr(line, ' ', len)) == NULL)
+		return;
+	sp2 = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line));
+	buf_add(&blob, sp + 1, sp2 != NULL ? (size_t)(sp2 - sp - 1) :
+	    len - (size_t)(sp + 1 - line));
+	if (blob.len > 0 && strstr(lines->data, blob.data) == NULL) {
+		buf_add(lines, line, len);
+		buf_addc(lines, '\n');
+		(*n)++;
+	}
+	buf_release(&blob);
+}
+
+int
+vz_ssh_public_keys(const char *identity, struct buf *lines)
+{
+	LIBSSH2_SESSION *s;
+	LIBSSH2_AGENT *agent;
+	struct libssh2_agent_publickey *id, *prev = NULL;
+	struct buf path = BUF_INIT, f = BUF_INIT;
+	glob_t g;
+	char type[64], *b64;
+	int n = 0;
+	size_t i;
+
+	pthread_once(&ssh_once, ssh_global_init);
+	if (getenv("SSH_AUTH_SOCK") != NULL &&
+	    (s = libssh2_session_init()) != NULL) {
+		if ((agent = libssh2_agent_init(s)) != NULL) {
+			if (libssh2_agent_connect(agent) == 0 &&
+			    libssh2_agent_list_identities(agent) == 0) {
+				while (libssh2_agent_get_identity(agent, &id,
+				    prev) == 0) {
+					struct buf l = BUF_INIT;
+
+					prev = id;
+					if (kh_key_type(id->blob, id->blob_len,
+					    type, sizeof type) == -1)
+						continue;
+					b64 = kh_base64_encode(id->blob,
+					    id->blob_len);
+					buf_addf(&l, "%s %s %s", type, b64,
+					    id->comment != NULL ?
+					    id->comment : "");
+					add_key_line(lines, l.data, l.len, &n);
+					free(b64);
+					buf_release(&l);
+				}
+				libssh2_agent_disconnect(agent);
+			}
+			libssh2_agent_free(agent);
+		}
+		libssh2_session_free(s);
+	}
+	if (n > 0)
+		return n;
+	if (identity != NULL) {
+		buf_addf(&path, "%s.pub", identity);
+		if (buf_read_file(&f, path.data, 65536) == 0)
+			add_key_line(lines, f.data, f.len, &n);
+	}
+	buf_reset(&path);
+	buf_addf(&path, "%s/.ssh/*.pub", vz_home_dir());
+	if (glob(path.data, 0, NULL, &g) == 0) {
+		for (i = 0; i < g.gl_pathc; i++) {
+			buf_reset(&f);
+			if (buf_read_file(&f, g.gl_pathv[i], 65536) == 0)
+				add_key_line(lines, f.data, f.len, &n);
+		}
+		globfree(&g);
+	}
+	buf_release(&path);
+	buf_release(&f);
+	return n;
 }

@@ -173,6 +173,14 @@ struct vz_ssh_upload {
  */
 int	vz_ssh_upload(struct vz_ssh *, struct vz_ssh_upload *);
 
+/*
+ * The public keys the user logs in with, as authorized_keys lines
+ * ("TYPE BASE64 COMMENT\n"): the ssh-agent's identities when it has any,
+ * else identity.pub (when identity is given) and every .pub file in ~/.ssh.
+ * Returns the number of keys (0: none found).
+ */
+int	vz_ssh_public_keys(const char *identity, struct buf *lines);
+
 /* Parse "--connect-timeout" values: seconds, fractions allowed ("2.5").
  * Returns milliseconds, or -1 when not a number in (0, 3600]. */
 int	vz_ssh_parse_timeout(const char *);

@@ -30,6 +30,7 @@ static struct vz_ssh_opts opts;
 static uint64_t abort_at;
 static const char *stdin_file;
 static int verbose;
+static int exec_flags;
 
 static const char *
 code_name(int rc)
@@ -85,6 +86,7 @@ do_exec(int argc, char **argv)
 		return rc;
 	}
 	vz_ssh_cmd_init(&c, (const char *const *)argv + 1);
+	c.flags = exec_flags;
 	if (stdin_file != NULL) {
 		if (buf_read_file(&in, stdin_file, 1u << 30) == -1) {
 			perror(stdin_file);
@@ -238,7 +240,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_TOFU = 256, O_CT, O_TIMEOUT, O_ABORT, O_STDIN, O_REPLACE,
-	    O_PASSENV, O_NOPUB };
+	    O_PASSENV, O_NOPUB, O_NOSUDO };
 	static const struct option lo[] = {
 		{ "tofu", no_argument, NULL, O_TOFU },
 		{ "replace-host-key", no_argument, NULL, O_REPLACE },
@@ -248,6 +250,7 @@ main(int argc, char **argv)
 		{ "stdin-file", required_argument, NULL, O_STDIN },
 		{ "password-env", no_argument, NULL, O_PASSENV },
 		{ "no-pubkey", no_argument, NULL, O_NOPUB },
+		{ "nosudo", no_argument, NULL, O_NOSUDO },
 		{ NULL, 0, NULL, 0 }
 	};
 	int opt, jobs = 16;
@@ -278,6 +281,7 @@ main(int argc, char **argv)
 		case O_STDIN: stdin_file = optarg; break;
 		case O_PASSENV: opts.password = getenv("VZMASTER_PASSWORD"); break;
 		case O_NOPUB: opts.no_pubkey = 1; break;
+		case O_NOSUDO: exec_flags = VZ_SSH_NOSUDO; break;
 		default: return 2;
 		}
 	}
