@@ -670,12 +670,11 @@ child_main(const struct launch *l, const char *rootfs, const char *cdir)
 	snprintf(merged, sizeof merged, "%s/rootfs", cdir);
 	snprintf(upper, sizeof upper, "%s/upper", cdir);
 	snprintf(work, sizeof work, "%s/work", cdir);
-	if (!readonly_root) {
-		snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s",
-		    rootfs, upper, work);
-		overlay = do_mount("overlay", merged, "overlay", MS_NOSUID,
-		    opts) == 0;
-	}
+	/* Overlay even for a read-only root: mount points for volumes are
+	   made in the upper layer, then / is remounted read-only. */
+	snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s",
+	    rootfs, upper, work);
+	overlay = do_mount("overlay", merged, "overlay", MS_NOSUID, opts) == 0;
 	if (!overlay) {
 		/* Shared image stays read-only whatever happens. */
 		if (bind_ro(rootfs, merged, 0) != 0)
@@ -696,9 +695,9 @@ child_main(const struct launch *l, const char *rootfs, const char *cdir)
 	if (chdir(merged) != 0 || syscall(SYS_pivot_root, ".", ".") != 0 ||
 	    umount2(".", MNT_DETACH) != 0 || chdir("/") != 0)
 		child_fail("cannot pivot_root: %s", strerror(errno));
-	if (readonly_root && overlay)
-		(void)do_mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT |
-		    MS_RDONLY, NULL);
+	if (readonly_root && overlay && do_mount(NULL, "/", NULL, MS_BIND |
+	    MS_REMOUNT | MS_RDONLY | MS_NOSUID, NULL) != 0)
+		child_fail("cannot make / read-only: %s", strerror(errno));
 
 	resolve_user(l, img, &id);
 	env = build_env(l, img, &id);

@@ -313,6 +313,10 @@ fail:
 	vzlog(1, "%s: cannot start '%s': %s", c->pod->name, c->name, err);
 	fifo_close(c);
 	cgroup_remove(&cg, c->pod->name, c->name);
+	if (c->pod->policy == RP_NEVER || O->foreground_pod) {
+		set_state(c, CS_FAILED, err);
+		return;
+	}
 	/* Never a tight loop: a start that fails waits like a crash. */
 	c->timer_ms = now + c->backoff_ms;
 	vzlog(0, "%s/%s: back-off %d ms before the next start", c->pod->name,
@@ -549,6 +553,7 @@ pod_add(struct vz_pod *p, int adopt)
 	char path[PATH_MAX];
 
 	p->next = pods;
+	p->seen = 1;
 	pods = p;
 	for (i = 0; i < p->nctr; i++) {
 		p->ctr[i].timer_ms = now_ms();

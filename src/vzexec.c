@@ -238,6 +238,7 @@ main(int argc, char **argv)
 		if (argi + 1 != argc)
 			return usage(EXIT_USAGE);
 		o.foreground_pod = 1;
+		vzlog_echo = 1;
 		return supervise_main(&o, argv[argi]);
 	}
 	if (strcmp(verb, "status") == 0) {

@@ -153,6 +153,7 @@ int	 cgroup_load(struct cg_info *, const char *root);
 
 /* ---- vzlog.c ---- */
 
+extern int vzlog_echo;
 void	 vzlog_init(const char *root, const char *sockpath);
 /* One line, tag "vz/POD/CTR" (or "vzexec" when pod is NULL). */
 void	 vzlog_line(const char *pod, const char *ctr, int err,

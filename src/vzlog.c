@@ -27,6 +27,7 @@ static int	 log_fd = -1;
 static char	 log_sock[108] = "/dev/log";
 static char	 log_dir[512];
 static char	 log_msg[VZ_LINE_MAX + 256];
+int		 vzlog_echo;	/* `run`: also to stderr */
 
 void
 vzlog_init(const char *root, const char *sockpath)
@@ -153,7 +154,7 @@ vzlog(int err, const char *fmt, ...)
 	if ((size_t)n >= sizeof line)
 		n = sizeof line - 1;
 	log_send(err, "vzexec", line, (size_t)n);
-	if (isatty(2)) {
+	if (vzlog_echo || isatty(2)) {
 		if (write(2, line, (size_t)n) < 0 || write(2, "\n", 1) < 0) {
 			/* terminal gone */
 		}
