@@ -31,7 +31,7 @@
 #define MIN_REP_MATCH	5	/* shortest continuation of the last match */
 #define MIN_RUN		8	/* shortest RUN split out of literal bytes */
 #define MAX_SRC_BITS	24	/* source index: at most 2^24 slots, 64 MiB */
-#define TGT_BITS	20	/* window index: 2^20 chain heads, 4 MiB */
+#define TGT_BITS	22	/* window index: 2^22 chain heads, 16 MiB */
 #define TGT_DEPTH	16	/* chain links followed per position */
 
 int	vcdiff_map_source(int fd, const uint8_t **p, uint64_t *len,
@@ -430,7 +430,12 @@ find_matches(struct enc *e)
 			}
 		}
 		if (b.len == 0) {
-			i++;
+			/* Deep in new bytes, probe every 3rd, 5th, 7th
+			 * position: steps prime to the source stride still
+			 * meet every alignment of a long match, and backward
+			 * extension recovers its start. */
+			k = (i - lit) >> 10;
+			i += k == 0 ? 1 : k == 1 ? 3 : k == 2 ? 5 : 7;
 			continue;
 		}
 		add_literal(e, lit, i - b.back);
