@@ -11,7 +11,8 @@
  *                          boot, bootwait, wait, once and respawn lines, reaps
  *                          zombies, re-reads inittab on SIGHUP;
  *   otherwise              telinit: "telinit q" sends SIGHUP to PID 1, as
- *                          sysvinit's /sbin/init does when it is not PID 1.
+ *                          sysvinit's /sbin/init does when it is not PID 1;
+ *                          "--version" answers like sysvinit's.
  * Logs to /var/log/fakeinit.log inside the node; the children's output goes
  * there too.  Static (musl) so it needs nothing from the node's tree.
  */
@@ -555,6 +556,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "fakeinit: exec /sbin/init: %s\n",
 		    strerror(errno));
 		return (1);
+	}
+	/* What newnode's PID-1 probe may ask; sysvinit answers the same way. */
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("SysV init version: fakeinit (vzmaster tests/fakevps)\n");
+		return (0);
 	}
 	if (getpid() == 1) {
 		init_main();

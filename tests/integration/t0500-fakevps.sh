@@ -89,6 +89,7 @@ test_expect_success 'exec runs inside the node: hostname, PID 1 is init' '
 	test "$(fv exec n2 hostname)" = n2 &&
 	test "$(fv exec n2 cat /proc/1/comm)" = init &&
 	test "$(fv exec n2 readlink /proc/1/exe)" = /usr/sbin/init &&
+	fv exec n2 /sbin/init --version | grep -q "^SysV init version" &&
 	fv exec n2 test -f /etc/inittab
 '
 
@@ -141,12 +142,19 @@ test_expect_success 'boot: the node comes back with the same disk and host key' 
 	test "$(fv pid n3)" != "$(cat "$TEST_TMP/pid3")"
 '
 
-test_expect_success 'reboot = vanish + boot, inittab respawn lines start again' '
-	fv exec n3 sh -c "echo t2:2:respawn:/bin/sleep 1002 >>/etc/inittab" &&
+test_expect_success 'reboot = vanish + boot; sysinit, once, respawn lines run at boot' '
+	fv exec n3 sh -c "cat >>/etc/inittab" <<-\EOF &&
+	s1::sysinit:/bin/sh -c "echo sysinit >>/root/boots"
+	o1:2:once:/bin/sh -c "echo once >>/root/boots"
+	o2:3:once:/bin/sh -c "echo other-runlevel >>/root/boots"
+	t2:2:respawn:/bin/sleep 1002
+	EOF
 	p=$(fv pid n3) &&
 	fv reboot n3 &&
 	test "$(fv pid n3)" != "$p" &&
 	until_true 5 fv exec n3 pgrep -fx "/bin/sleep 1002" >/dev/null &&
+	until_true 5 fv exec n3 grep -qx once /root/boots &&
+	printf "sysinit\nonce\n" | fv exec n3 cmp - /root/boots &&
 	test "$(fv exec n3 cat /root/marker)" = before
 '
 
