@@ -21,6 +21,7 @@ extern const struct cmd_entry cmd_image_entry;
 extern const struct cmd_entry cmd_kill_entry;
 extern const struct cmd_entry cmd_newnode_entry;
 extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_validate_entry;
 
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_delta_entry,
@@ -30,6 +31,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_kill_entry,
 	&cmd_newnode_entry,
 	&cmd_status_entry,
+	&cmd_validate_entry,
 	NULL
 };
 
