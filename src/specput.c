@@ -146,8 +146,15 @@ specput_rm(const struct vzopts *o, const char *pod)
 	snprintf(dir, sizeof dir, "%s/pods", o->root);
 	snprintf(path, sizeof path, "%s/%s.json", dir, pod);
 	if (unlink(path) == -1) {
-		if (errno == ENOENT)
-			return 0;	/* already gone: idempotent */
+		if (errno == ENOENT) {
+			/* Already gone: idempotent, but make sure a supervisor
+			   that missed the change hears of it. */
+			int pid = supervisor_pid(o->root);
+
+			if (pid > 0)
+				kill(pid, SIGHUP);
+			return 0;
+		}
 		fprintf(stderr, "vzexec: spec-rm: cannot remove '%s': %s\n",
 		    path, strerror(errno));
 		return 1;
