@@ -90,7 +90,7 @@ if command -v podman >/dev/null &&
 		printf "CORRUPTED-BYTES!" | dd of="bad/blobs/sha256/$blob" bs=1 seek=5000 conv=notrunc 2>/dev/null &&
 		(cd bad && tar -cf ../bad.oci.tar .) &&
 		! "$VZMASTER" image import --store "$STORE" "oci-archive:$TEST_TMP/bad.oci.tar" 2>err &&
-		grep -q "$blob" err && grep -q "bad.oci.tar" err
+		cat err && grep -q "bad.oci.tar:blobs/sha256/$blob" err
 	'
 else
 	echo "# podman could not build archives here (skipping its checks):"

@@ -180,6 +180,15 @@ test_expect_success 'image-gc keeps the images pods use and the newest N' '
 	test ! -e "$ROOT/images/$V2" && test ! -e "$ROOT/images/$V2.tar"
 '
 
+test_expect_success 'image-gc removes what a dead import left in incoming/' '
+	id=$(printf %064d 7) && mkdir -p "$ROOT/incoming/$id.tmp/rootfs" &&
+	echo x >"$ROOT/incoming/$id.tar.tmp" && echo keep >"$ROOT/incoming/upload.part" &&
+	"$VZIMG" image-gc --root "$ROOT" --keep 1 >gc.json && cat gc.json &&
+	grep -q "\"staleRemoved\":\[\"$id.t" gc.json &&
+	test ! -e "$ROOT/incoming/$id.tmp" && test ! -e "$ROOT/incoming/$id.tar.tmp" &&
+	test -f "$ROOT/incoming/upload.part" && rm "$ROOT/incoming/upload.part"
+'
+
 test_expect_success 'image-gc removes nothing when a pod spec is unreadable' '
 	echo "{broken" >"$ROOT/pods/bad.json" &&
 	! "$VZIMG" image-gc --root "$ROOT" --keep 0 2>err && grep -q "removing nothing" err &&
