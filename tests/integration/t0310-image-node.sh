@@ -40,7 +40,7 @@ pack() {	# ID [BASE] [COMPRESS]: pack into $OUT, copy to incoming/
 	rm -rf "$OUT" && mkdir -p "$OUT" "$ROOT/incoming" &&
 	"$VZMASTER" image pack --store "$STORE" --json ${2:+--base "$2"} \
 		${3:+--compress "$3"} "$1" "$OUT" >"$TEST_TMP/pack.json" &&
-	cp "$OUT"/* "$ROOT/incoming/"
+	test "$(ls "$OUT" | wc -l)" -eq 2 && cp "$OUT"/* "$ROOT/incoming/"
 }
 snapshot() { (cd "$ROOT" && find images pods 2>/dev/null | LC_ALL=C sort | xargs -r ls -ld --time-style=+%s | md5sum); }
 incoming_clean() { test -z "$(ls -A "$ROOT/incoming" | grep -v '^\.lock$')"; }
