@@ -1350,7 +1350,10 @@ py_int(const char *s, size_t n, long *v)
 static void
 add_name(char ***names, size_t *n, char *s)
 {
-	*names = xreallocarray(*names, *n + 1, sizeof **names);
+	/* capacity doubles at each power of two: no quadratic copying */
+	if (*n == 0 || (*n & (*n - 1)) == 0)
+		*names = xreallocarray(*names, *n ? *n * 2 : 1,
+		    sizeof **names);
 	(*names)[(*n)++] = s;
 }
 
@@ -1438,6 +1441,13 @@ expand1(const char *line, char ***names, size_t *n, size_t max, char *err,
 	if (step < 0 && alpha) {
 		/* letters[b:e+1:-s] with b <= e is empty */
 		rc = 0;
+		goto out;
+	}
+	if ((step > 0 && ie >= ib && (unsigned long)((ie - ib) / step) >=
+	    max) || (step < 0 && ib > ie + 1 && (unsigned long)((ib - ie) /
+	    -step) >= max)) {
+		snprintf(err, errlen, "range expands to more than %zu hosts",
+		    max);
 		goto out;
 	}
 	for (v = ib; step > 0 ? v <= ie : v > ie + 1; v += step) {

@@ -21,7 +21,7 @@
 #include "json.h"
 
 #define INV_MAX_FILE	(64u << 20)	/* bigger is not a hosts file */
-#define INV_MAX_HOSTS	1000000		/* what one range may expand to */
+#define INV_MAX_HOSTS	100000		/* what one range may expand to */
 
 /* ------------------------------------------------------------- name map */
 
@@ -183,7 +183,8 @@ vlist_get(const struct vlist *l, const char *k)
 static void
 push_idx(size_t **v, size_t *n, size_t x)
 {
-	*v = xreallocarray(*v, *n + 1, sizeof **v);
+	if (*n == 0 || (*n & (*n - 1)) == 0)
+		*v = xreallocarray(*v, *n ? *n * 2 : 1, sizeof **v);
 	(*v)[(*n)++] = x;
 }
 
@@ -212,7 +213,9 @@ group_add(struct parser *p, const char *name)
 
 	if (i >= 0)
 		return (size_t)i;
-	p->g = xreallocarray(p->g, p->ng + 1, sizeof *p->g);
+	if (p->ng == 0 || (p->ng & (p->ng - 1)) == 0)
+		p->g = xreallocarray(p->g, p->ng ? p->ng * 2 : 1,
+		    sizeof *p->g);
 	g = &p->g[p->ng];
 	memset(g, 0, sizeof *g);
 	g->name = xstrdup(name);
@@ -222,20 +225,33 @@ group_add(struct parser *p, const char *name)
 	return p->ng++;
 }
 
-/* Is a an ancestor of g (or g itself)? */
+/* Is a an ancestor of g (or g itself)?  Each group visited once, so
+ * stacked diamonds stay linear. */
 static int
-is_ancestor(struct parser *p, size_t a, size_t g, int depth)
+is_ancestor(struct parser *p, size_t a, size_t g)
 {
-	size_t i;
+	char *seen = xcalloc(p->ng, 1);
+	size_t *stack = xcalloc(p->ng, sizeof *stack), ns = 0, i;
+	int found = 0;
 
-	if (a == g)
-		return 1;
-	if (depth > 10000)
-		return 1;
-	for (i = 0; i < p->g[g].nparents; i++)
-		if (is_ancestor(p, a, p->g[g].parents[i], depth + 1))
-			return 1;
-	return 0;
+	stack[ns++] = g;
+	seen[g] = 1;
+	while (ns > 0 && !found) {
+		size_t x = stack[--ns];
+
+		if (x == a) {
+			found = 1;
+			break;
+		}
+		for (i = 0; i < p->g[x].nparents; i++)
+			if (!seen[p->g[x].parents[i]]) {
+				seen[p->g[x].parents[i]] = 1;
+				stack[ns++] = p->g[x].parents[i];
+			}
+	}
+	free(seen);
+	free(stack);
+	return found;
 }
 
 /* Group.add_child_group(), with the loop checks as diagnostics. */
@@ -252,7 +268,7 @@ group_add_child(struct parser *p, size_t parent, size_t child, int line,
 	}
 	if (has_idx(pg->kids, pg->nkids, child))
 		return;
-	if (is_ancestor(p, child, parent, 0)) {
+	if (is_ancestor(p, child, parent)) {
 		diag_error(p->d, p->file, line, col, "adding group '%s' as a "
 		    "child of '%s' creates a dependency loop", cg->name,
 		    pg->name);
@@ -272,7 +288,9 @@ host_add(struct parser *p, const char *name, size_t group, long port)
 	size_t hi;
 
 	if (i < 0) {
-		p->h = xreallocarray(p->h, p->nh + 1, sizeof *p->h);
+		if (p->nh == 0 || (p->nh & (p->nh - 1)) == 0)
+			p->h = xreallocarray(p->h, p->nh ? p->nh * 2 : 1,
+			    sizeof *p->h);
 		h = &p->h[p->nh];
 		memset(h, 0, sizeof *h);
 		h->name = xstrdup(name);
@@ -289,7 +307,8 @@ host_add(struct parser *p, const char *name, size_t group, long port)
 		hi = (size_t)i;
 	h = &p->h[hi];
 	g = &p->g[group];
-	if (!has_idx(g->hosts, g->nhosts, hi)) {
+	/* a host is in few groups, a group may hold many hosts */
+	if (!has_idx(h->groups, h->ngroups, group)) {
 		push_idx(&g->hosts, &g->nhosts, hi);
 		push_idx(&h->groups, &h->ngroups, group);
 	}
