@@ -75,13 +75,13 @@ hset_add(struct hset *s, size_t x)
  * members of big groups stays O(log n) without an index in the public
  * struct (which callers may also build by hand).
  */
-static const struct inventory *by_name_inv;
-
 static int
-cmp_name(const void *a, const void *b)
+cmp_name(const void *a, const void *b, void *ctx)
 {
-	return strcmp(by_name_inv->hosts[*(const size_t *)a].name,
-	    by_name_inv->hosts[*(const size_t *)b].name);
+	const struct inventory *inv = ctx;
+
+	return strcmp(inv->hosts[*(const size_t *)a].name,
+	    inv->hosts[*(const size_t *)b].name);
 }
 
 struct names {
@@ -99,9 +99,8 @@ names_init(struct names *nm, const struct inventory *inv)
 	    sizeof *nm->sorted);
 	for (i = 0; i < inv->nhosts; i++)
 		nm->sorted[i] = i;
-	by_name_inv = inv;
-	qsort(nm->sorted, inv->nhosts, sizeof *nm->sorted, cmp_name);
-	by_name_inv = NULL;
+	qsort_r(nm->sorted, inv->nhosts, sizeof *nm->sorted, cmp_name,
+	    (void *)inv);
 }
 
 static long

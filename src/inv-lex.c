@@ -146,7 +146,7 @@ inv_py_linebreak(const char *s, size_t n)
  */
 int
 inv_shlex(const char *s, size_t n, struct inv_tok **toksp, size_t *ntoksp,
-    const char **errmsg, size_t *erroff)
+    size_t *comment, const char **errmsg, size_t *erroff)
 {
 	struct inv_tok *toks = NULL;
 	size_t ntoks = 0, i = 0, start = 0;
@@ -156,6 +156,8 @@ inv_shlex(const char *s, size_t n, struct inv_tok **toksp, size_t *ntoksp,
 
 	*toksp = NULL;
 	*ntoksp = 0;
+	if (comment != NULL)
+		*comment = n;
 	for (;;) {
 		c = i < n ? (unsigned char)s[i] : -1;
 		if (state == ' ') {
@@ -166,6 +168,8 @@ inv_shlex(const char *s, size_t n, struct inv_tok **toksp, size_t *ntoksp,
 				continue;
 			}
 			if (c == '#') {
+				if (comment != NULL)
+					*comment = i;
 				i = n;
 				continue;
 			}
@@ -213,8 +217,11 @@ inv_shlex(const char *s, size_t n, struct inv_tok **toksp, size_t *ntoksp,
 		} else {	/* 'a' */
 			if (c == -1 || c == ' ' || c == '\t' || c == '\r' ||
 			    c == '\n' || c == '#') {
-				if (c == '#')
+				if (c == '#') {
+					if (comment != NULL)
+						*comment = i;
 					i = n;
+				}
 				else if (c != -1)
 					i++;
 				state = ' ';
@@ -798,7 +805,7 @@ static enum lt
 lit_display(struct lp *p, struct buf *out, int *plain)
 {
 	int open = (unsigned char)p->s[p->i], close, c, first = 1, isdict = -1;
-	int dummy, count = 0, trailing = 0;
+	int dummy, trailing = 0;
 	enum lt t;
 
 	close = open == '[' ? ']' : open == '(' ? ')' : '}';
@@ -844,7 +851,6 @@ lit_display(struct lp *p, struct buf *out, int *plain)
 		first = 0;
 		if (open == '{') {
 			struct buf key = BUF_INIT;
-			size_t mark = out->len;
 
 			t = lit_expr(p, &key, &dummy);
 			if (p->syntax) {
@@ -883,7 +889,6 @@ lit_display(struct lp *p, struct buf *out, int *plain)
 			} else {
 				if (t == T_LIST || t == T_DICT || t == T_SET)
 					conv_fail(p, 2, "unhashable item");
-				(void)mark;
 			}
 			buf_release(&key);
 		} else
@@ -892,7 +897,6 @@ lit_display(struct lp *p, struct buf *out, int *plain)
 			break;
 		if (t == T_BYTES)
 			conv_fail(p, 2, "bytes inside a container");
-		count++;
 		trailing = 0;
 		if (peek(p) == ',') {
 			p->i++;
@@ -1158,7 +1162,6 @@ static size_t
 alnum_range(const char *s, size_t n, size_t i, int numeric_only, int hex)
 {
 	size_t j = i + 1, k;
-	int c;
 
 	if (i >= n || s[i] != '[')
 		return 0;
@@ -1189,8 +1192,6 @@ alnum_range(const char *s, size_t n, size_t i, int numeric_only, int hex)
 	}
 	if (j >= n || s[j] != ']')
 		return 0;
-	c = 0;
-	(void)c;
 	return j + 1 - i;
 }
 

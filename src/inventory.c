@@ -478,7 +478,8 @@ struct linectx {
 	size_t		 b, e;	/* stripped content */
 };
 
-#define COL(lc, off) ((int)(off) + 1)
+/* 1-based byte column of an offset in the line */
+#define COL(off) ((int)(off) + 1)
 
 static void
 set_value(struct parser *p, struct vlist *vl, const char *key,
@@ -560,8 +561,9 @@ parse_hosts_line(struct parser *p, const char *s, size_t b, size_t e,
 	size_t *hidx = NULL, nh = 0;
 	int bad = 0;
 
-	if (inv_shlex(s + b, e - b, &toks, &ntoks, &msg, &erroff) == -1) {
-		diag_error(p->d, p->file, p->line, COL(lc, b + erroff),
+	if (inv_shlex(s + b, e - b, &toks, &ntoks, NULL, &msg,
+	    &erroff) == -1) {
+		diag_error(p->d, p->file, p->line, COL(b + erroff),
 		    "%s in host line", msg);
 		return;
 	}
@@ -575,13 +577,13 @@ parse_hosts_line(struct parser *p, const char *s, size_t b, size_t e,
 		inv_py_strip(pat, &pb, &pe);
 		if (port < 0 && pe > pb && pat[pe - 1] == ':') {
 			diag_error(p->d, p->file, p->line,
-			    COL(lc, b + toks[0].off), "host '%s' ends in ':', "
+			    COL(b + toks[0].off), "host '%s' ends in ':', "
 			    "which is reserved for a port number", pat);
 			goto out;
 		}
 	}
 	if (port == 0 || port > 65535) {
-		diag_error(p->d, p->file, p->line, COL(lc, b + toks[0].off),
+		diag_error(p->d, p->file, p->line, COL(b + toks[0].off),
 		    "port of '%s' must be 1-65535", pat);
 		goto out;
 	}
@@ -593,7 +595,7 @@ parse_hosts_line(struct parser *p, const char *s, size_t b, size_t e,
 		free(h);
 		if (rc == -1) {
 			diag_error(p->d, p->file, p->line,
-			    COL(lc, b + toks[0].off), "bad host range in '%s': "
+			    COL(b + toks[0].off), "bad host range in '%s': "
 			    "%s", pat, err);
 			goto out;
 		}
@@ -601,13 +603,13 @@ parse_hosts_line(struct parser *p, const char *s, size_t b, size_t e,
 	for (i = 0; i < nnames; i++) {
 		if (strcmp(names[i], "---") == 0) {
 			diag_error(p->d, p->file, p->line,
-			    COL(lc, b + toks[0].off), "'---' is not a host "
+			    COL(b + toks[0].off), "'---' is not a host "
 			    "name: is this a YAML file?");
 			goto out;
 		}
 		if (names[i][0] == '\0') {
 			diag_error(p->d, p->file, p->line,
-			    COL(lc, b + toks[0].off), "empty host name");
+			    COL(b + toks[0].off), "empty host name");
 			goto out;
 		}
 	}
@@ -616,20 +618,20 @@ parse_hosts_line(struct parser *p, const char *s, size_t b, size_t e,
 
 		if (eq == NULL) {
 			diag_error(p->d, p->file, p->line,
-			    COL(lc, b + toks[j].off), "expected key=value "
+			    COL(b + toks[j].off), "expected key=value "
 			    "host variable, got '%s'", toks[j].text);
 			bad = 1;
 			continue;
 		}
 		key = xstrndup(toks[j].text, (size_t)(eq - toks[j].text));
 		set_value(p, &vars, key, eq + 1, strlen(eq + 1),
-		    COL(lc, b + toks[j].off), NULL);
+		    COL(b + toks[j].off), NULL);
 		free(key);
 	}
 	if (bad)
 		goto out;
 	if (nnames == 0)
-		diag_warn(p->d, p->file, p->line, COL(lc, b + toks[0].off),
+		diag_warn(p->d, p->file, p->line, COL(b + toks[0].off),
 		    "range in '%s' expands to no host", pat);
 	for (i = 0; i < nnames; i++) {
 		size_t hi = host_add(p, names[i], group, port);
@@ -683,7 +685,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 
 				if (unsafe_group_name(s + nb, nl))
 					diag_warn(p->d, p->file, p->line,
-					    COL(lc, nb), "group name '%s' has "
+					    COL(nb), "group name '%s' has "
 					    "characters other than letters, "
 					    "digits and '_' (Ansible warns "
 					    "too)", name);
@@ -698,7 +700,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 					st = ST_VARS;
 				else {
 					diag_error(p->d, p->file, p->line,
-					    COL(lc, tb), "section [%.*s] has "
+					    COL(tb), "section [%.*s] has "
 					    "unknown type '%.*s' (expected "
 					    "hosts, children or vars)",
 					    (int)(i - nb), s + nb, (int)tl,
@@ -719,7 +721,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 						q->name = xstrdup(name);
 						q->state = 'v';
 						q->line = p->line;
-						q->col = COL(lc, b);
+						q->col = COL(b);
 					}
 					group_add(p, name);
 				}
@@ -740,7 +742,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 		if (s[e - 1] == ']' || (memchr(s + b, ']', e - b) != NULL &&
 		    !looks_like_range(s + b, e - b) &&
 		    !first_word_is_address(s + b, e - b))) {
-			diag_error(p->d, p->file, p->line, COL(lc, b),
+			diag_error(p->d, p->file, p->line, COL(b),
 			    "invalid section header '%.*s': a group name "
 			    "without spaces, an optional :vars or :children, "
 			    "then only a '#' comment", (int)(e - b), s + b);
@@ -748,7 +750,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 			return;
 		}
 		if (memchr(s + b, ']', e - b) == NULL) {
-			diag_error(p->d, p->file, p->line, COL(lc, b),
+			diag_error(p->d, p->file, p->line, COL(b),
 			    "unterminated section header: missing ']'");
 			*state = 0;
 			return;
@@ -766,7 +768,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 		char *key;
 
 		if (eq == NULL) {
-			diag_error(p->d, p->file, p->line, COL(lc, b),
+			diag_error(p->d, p->file, p->line, COL(b),
 			    "expected key=value in [%s:vars], got '%.*s'",
 			    p->g[*group].name, (int)(e - b), s + b);
 			return;
@@ -777,7 +779,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 		inv_py_strip(s, &vb, &ve);
 		key = xstrndup(s + kb, ke - kb);
 		set_value(p, &p->g[*group].vars, key, s + vb, ve - vb,
-		    COL(lc, vb), &p->g[*group].priority);
+		    COL(vb), &p->g[*group].priority);
 		free(key);
 		return;
 	}
@@ -789,7 +791,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 
 		k = skip_space(s, e, b + nl);
 		if (nl == 0 || (k < e && s[k] != '#')) {
-			diag_error(p->d, p->file, p->line, COL(lc, b),
+			diag_error(p->d, p->file, p->line, COL(b),
 			    "expected a group name in [%s:children], got "
 			    "'%.*s'", p->g[*group].name, (int)(e - b), s + b);
 			return;
@@ -807,14 +809,14 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 				q->name = xstrdup(child);
 				q->state = 'c';
 				q->line = p->line;
-				q->col = COL(lc, b);
+				q->col = COL(b);
 				q->parent = xstrdup(p->g[*group].name);
 			}
 			if (!has_idx(q->parents, q->nparents, *group))
 				push_idx(&q->parents, &q->nparents, *group);
 		} else
 			group_add_child(p, *group, (size_t)ci, p->line,
-			    COL(lc, b));
+			    COL(b));
 		free(child);
 		return;
 	}
@@ -856,13 +858,13 @@ closure(struct parser *p, size_t gi, char *mark)
 		closure(p, p->g[gi].parents[i], mark);
 }
 
-static struct parser *sort_ctx;
-
+/* sort_groups(): depth, then ansible_group_priority, then name. */
 static int
-group_cmp(const void *a, const void *b)
+group_cmp(const void *a, const void *b, void *ctx)
 {
-	const struct pgroup *x = &sort_ctx->g[*(const size_t *)a];
-	const struct pgroup *y = &sort_ctx->g[*(const size_t *)b];
+	const struct parser *p = ctx;
+	const struct pgroup *x = &p->g[*(const size_t *)a];
+	const struct pgroup *y = &p->g[*(const size_t *)b];
 
 	if (x->depth != y->depth)
 		return x->depth < y->depth ? -1 : 1;
@@ -983,14 +985,13 @@ finish(struct parser *p, struct inventory *inv)
 
 	inv->nhosts = p->nh;
 	inv->hosts = xcalloc(p->nh ? p->nh : 1, sizeof *inv->hosts);
-	sort_ctx = p;
 	for (i = 0; i < p->nh; i++) {
 		struct inv_host *oh = &inv->hosts[i];
 		struct vlist r = { NULL, 0 };
 		const struct inv_var *v;
 
 		gl = host_groups(p, i, &ngl, mark);
-		qsort(gl, ngl, sizeof *gl, group_cmp);
+		qsort_r(gl, ngl, sizeof *gl, group_cmp, p);
 		for (j = 0; j < p->g[0].vars.n; j++)
 			vlist_set(&r, p->g[0].vars.v[j].key,
 			    p->g[0].vars.v[j].value,
@@ -1033,7 +1034,6 @@ finish(struct parser *p, struct inventory *inv)
 		qsort(oh->vars, oh->nvars, sizeof *oh->vars, var_cmp);
 		vlist_free(&r);
 	}
-	sort_ctx = NULL;
 	free(mark);
 }
 
