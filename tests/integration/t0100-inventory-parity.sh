@@ -47,4 +47,22 @@ for f in "$top_srcdir"/tests/inventory/invalid/*.ini; do
 	'
 done
 
+# Host patterns (-l): the same hosts as `ansible PATTERN --list-hosts`.
+ANSIBLE=$(dirname "$ANSIBLE_INVENTORY")/ansible
+if [ -x "$ANSIBLE" ]; then
+	inv="$top_srcdir/tests/inventory/valid/18-patterns.ini"
+	for pat in all '*' web db 'web:db' 'web,db' 'web:&db' 'web:!db' \
+	    'all:!web' 'prod:&eu' '~web[12].*' 'web*.com' '*1*' 'db[0]' \
+	    'web[1:2]' 'web[-1]' 'eu:us:!db2' '!web' '&db' solo ungrouped \
+	    x-1 'w?b*' '[dw]*' 'all:&db:!db1' 'web[1:]' 'web , db' \
+	    'eu,!web2.example.com' '*.com:!*3*' '&web,db' 'prod:!us'; do
+		test_expect_success "pattern '$pat' selects what ansible selects" '
+			"$ANSIBLE" "$pat" -i "$inv" --list-hosts >ansible.out 2>/dev/null
+			sed -n "s/^    //p" ansible.out | sort >want
+			"$DUMP" -l "$pat" "$inv" | sort >got
+			test -s want && diff -u want got
+		'
+	done
+fi
+
 test_done
