@@ -962,6 +962,12 @@ finish(struct parser *p, struct inventory *inv)
 	p->g[0].depth = 0;
 	for (i = 0; i < p->ng; i++)
 		group_depth(p, i, 0);
+	/* a pattern naming it would select the whole group */
+	for (i = 0; i < p->nh; i++)
+		if (group_find(p, p->h[i].name) >= 0)
+			diag_warn(p->d, p->file, p->h[i].line, 0, "'%s' is both "
+			    "a host and a group (Ansible warns too)",
+			    p->h[i].name);
 
 	inv->ngroups = p->ng;
 	inv->groups = xcalloc(p->ng ? p->ng : 1, sizeof *inv->groups);

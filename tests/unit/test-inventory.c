@@ -375,6 +375,10 @@ test_warnings(void)
 	    "than letters, digits and '_' (Ansible warns too)\n",
 	    "odd group name is a warning");
 	free(s);
+	s = diags_of("web\n[web]\nh1\n");
+	is_str(s, "1:0: warning: 'web' is both a host and a group (Ansible "
+	    "warns too)\n", "host and group of one name: a warning");
+	free(s);
 }
 
 /* Lines "# expect: LINE:COL: level: msg" against what we report. */
