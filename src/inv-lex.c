@@ -810,7 +810,7 @@ lit_display(struct lp *p, struct buf *out, int *plain)
 
 	close = open == '[' ? ']' : open == '(' ? ')' : '}';
 	p->i++;
-	if (++p->depth > 190) {
+	if (++p->depth > 200) {
 		/* "too many nested parentheses" */
 		p->syntax = 1;
 		p->i = p->n;
@@ -1276,7 +1276,7 @@ inv_parse_address(const char *s, size_t n, size_t *hoff, size_t *hlen,
 		for (j = len; j > 0 && DIGIT(s[j - 1]); j--)
 			;
 		if (j < len && j >= 4 && s[j - 1] == ':' && s[j - 2] == ']' &&
-		    len - j < 10) {
+		    len - j < 20) {
 			pt = strtol(s + j, NULL, 10);
 			off = 1;
 			len = j - 3;
@@ -1286,7 +1286,7 @@ inv_parse_address(const char *s, size_t n, size_t *hoff, size_t *hlen,
 	for (j = off + len; j > off && DIGIT(s[j - 1]); j--)
 		;
 	if (j < off + len && j > off && s[j - 1] == ':' &&
-	    off + len - j < 10) {
+	    off + len - j < 20) {
 		int ok = 1;
 
 		for (i = off; i < j - 1 && ok; i++) {

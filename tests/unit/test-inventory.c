@@ -543,6 +543,24 @@ test_garbage(void)
 		inventory_free(inv);
 		diag_release(&d);
 	}
+	/* Python's tokenizer allows 200 nested brackets, not 201 */
+	for (i = 200; i <= 201; i++) {
+		struct diags d = DIAGS_INIT;
+		struct inventory *inv = NULL;
+
+		buf_reset(&b);
+		buf_adds(&b, "h x=");
+		for (j = 0; j < i; j++)
+			buf_addc(&b, '[');
+		for (j = 0; j < i; j++)
+			buf_addc(&b, ']');
+		buf_addc(&b, '\n');
+		inventory_load_mem("n.ini", b.data, b.len, &inv, &d);
+		ok(inv != NULL && inv->hosts[0].vars[0].is_string == (i == 201),
+		    "%d nested lists: %s", i, i == 201 ? "text" : "a list");
+		inventory_free(inv);
+		diag_release(&d);
+	}
 	buf_release(&b);
 }
 
