@@ -9,6 +9,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +142,45 @@ image_list_cmd(struct vz_ctx *ctx, struct imgstore *s, int argc, char **argv)
 	return VZ_EXIT_OK;
 }
 
+/* Hardlink src to dst, or copy it when they are on different file systems. */
+static int
+copy_file(const char *src, const char *dst, char *err, size_t errlen)
+{
+	char chunk[1 << 16];
+	ssize_t n;
+	int in, out, rc = -1;
+
+	unlink(dst);
+	if (link(src, dst) == 0)
+		return 0;
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) == -1) {
+		fmtpath(err, errlen, "cannot open '%s': %s", src,
+		    strerror(errno));
+		return -1;
+	}
+	if ((out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) == -1) {
+		fmtpath(err, errlen, "cannot create '%s': %s", dst,
+		    strerror(errno));
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, chunk, sizeof chunk)) > 0)
+		if (write_full(out, chunk, (size_t)n) == -1)
+			break;
+	if (n == 0 && close(out) == 0)
+		rc = 0;
+	else {
+		fmtpath(err, errlen, "cannot copy '%s' to '%s': %s", src, dst,
+		    strerror(errno));
+		if (n != 0)
+			close(out);
+		unlink(dst);
+	}
+	close(in);
+	return rc;
+}
+
 static int
 image_pack_cmd(struct vz_ctx *ctx, struct imgstore *s, const char *base,
     const char *compress, int argc, char **argv)
@@ -187,6 +228,14 @@ image_pack_cmd(struct vz_ctx *ctx, struct imgstore *s, const char *base,
 	if (wire_build(base ? basetar : NULL, base, target, argv[0], ref.data,
 	    cfg.data, argv[1], c, &up, err, sizeof err) == -1) {
 		vz_error("image %s: %s", argv[0], err);
+		goto out;
+	}
+	/* an uncompressed full tarball is the store's file: put it in OUTDIR */
+	fmtpath(mpath, sizeof mpath, "%s/%s", argv[1], up.file);
+	if (strcmp(up.path, target) == 0 && copy_file(target, mpath, err,
+	    sizeof err) == -1) {
+		vz_error("%s", err);
+		wire_upload_release(&up);
 		goto out;
 	}
 	fmtpath(mpath, sizeof mpath, "%s/%s", argv[1], up.manifest_name);

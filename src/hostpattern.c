@@ -16,42 +16,118 @@
 #include "inv-lex.h"
 #include "inventory.h"
 
+/* An ordered set of host indexes with a membership map. */
 struct hset {
-	size_t	*v;
-	size_t	 n;
+	size_t		*v;
+	size_t		 n;
+	unsigned char	*in;	/* one flag per inventory host */
+	size_t		 cap;	/* hosts in the inventory */
 };
+
+static void
+hset_init(struct hset *s, size_t nhosts)
+{
+	s->v = NULL;
+	s->n = 0;
+	s->cap = nhosts;
+	s->in = xcalloc(nhosts ? nhosts : 1, 1);
+}
+
+static void
+hset_release(struct hset *s)
+{
+	free(s->v);
+	free(s->in);
+	s->v = NULL;
+	s->in = NULL;
+	s->n = 0;
+}
 
 static int
 hset_has(const struct hset *s, size_t x)
 {
+	return x < s->cap && s->in[x];
+}
+
+/* After v was filtered or cut: rebuild the map. */
+static void
+hset_remap(struct hset *s)
+{
 	size_t i;
 
+	memset(s->in, 0, s->cap ? s->cap : 1);
 	for (i = 0; i < s->n; i++)
-		if (s->v[i] == x)
-			return 1;
-	return 0;
+		s->in[s->v[i]] = 1;
 }
 
 static void
 hset_add(struct hset *s, size_t x)
 {
-	s->v = xreallocarray(s->v, s->n + 1, sizeof *s->v);
+	if (s->n == 0 || (s->n & (s->n - 1)) == 0)
+		s->v = xreallocarray(s->v, s->n ? s->n * 2 : 1,
+		    sizeof *s->v);
 	s->v[s->n++] = x;
+	s->in[x] = 1;
+}
+
+/*
+ * Host names sorted once per inventory_match() call, so looking up the
+ * members of big groups stays O(log n) without an index in the public
+ * struct (which callers may also build by hand).
+ */
+static int
+cmp_name(const void *a, const void *b, void *ctx)
+{
+	const struct inventory *inv = ctx;
+
+	return strcmp(inv->hosts[*(const size_t *)a].name,
+	    inv->hosts[*(const size_t *)b].name);
+}
+
+struct names {
+	const struct inventory	*inv;
+	size_t			*sorted;
+};
+
+static void
+names_init(struct names *nm, const struct inventory *inv)
+{
+	size_t i;
+
+	nm->inv = inv;
+	nm->sorted = xcalloc(inv->nhosts ? inv->nhosts : 1,
+	    sizeof *nm->sorted);
+	for (i = 0; i < inv->nhosts; i++)
+		nm->sorted[i] = i;
+	qsort_r(nm->sorted, inv->nhosts, sizeof *nm->sorted, cmp_name,
+	    (void *)inv);
 }
 
 static long
-host_index(const struct inventory *inv, const char *name)
+host_index(const struct names *nm, const char *name)
 {
-	const struct inv_host *h = inventory_host(inv, name);
+	size_t lo = 0, hi = nm->inv->nhosts;
 
-	return h != NULL ? (long)(h - inv->hosts) : -1;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(nm->inv->hosts[nm->sorted[mid]].name, name);
+
+		if (c == 0)
+			return (long)nm->sorted[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
 }
 
 /* Group.get_hosts(): hosts of the group and its descendants, breadth
  * first, without duplicates. */
 static void
-group_hosts(const struct inventory *inv, size_t gi, struct hset *out)
+group_hosts(const struct names *nm, size_t gi, struct hset *out)
 {
+	const struct inventory *inv = nm->inv;
 	size_t *queue, nq = 0, qi, i;
 	char *seen = xcalloc(inv->ngroups ? inv->ngroups : 1, 1);
 
@@ -79,7 +155,7 @@ group_hosts(const struct inventory *inv, size_t gi, struct hset *out)
 		const struct inv_group *g = &inv->groups[queue[qi]];
 
 		for (i = 0; i < g->nhosts; i++) {
-			long hi = host_index(inv, g->hosts[i]);
+			long hi = host_index(nm, g->hosts[i]);
 
 			if (hi >= 0 && !hset_has(out, (size_t)hi))
 				hset_add(out, (size_t)hi);
@@ -173,17 +249,19 @@ split_subscript(char *pat, long *start, long *end, int *has)
 
 /* _match_one_pattern() */
 static int
-match_one(const struct inventory *inv, const char *term, struct hset *out,
+match_one(const struct names *nm, const char *term, struct hset *out,
     char *err, size_t errlen)
 {
+	const struct inventory *inv = nm->inv;
 	char *pat = xstrdup(term[0] == '&' || term[0] == '!' ? term + 1 :
 	    term);
 	struct matcher m;
-	struct hset r = { NULL, 0 };
+	struct hset r;
 	long start = 0, end = 0;
 	int has, ngroups = 0, rc = -1;
 	size_t i;
 
+	hset_init(&r, inv->nhosts);
 	split_subscript(pat, &start, &end, &has);
 	if (pat[0] == '\0') {
 		snprintf(err, errlen, "empty host pattern in '%s'", term);
@@ -194,7 +272,7 @@ match_one(const struct inventory *inv, const char *term, struct hset *out,
 	for (i = 0; i < inv->ngroups; i++)
 		if (matcher_match(&m, inv->groups[i].name)) {
 			ngroups++;
-			group_hosts(inv, i, &r);
+			group_hosts(nm, i, &r);
 		}
 	if (ngroups == 0 || pat[0] == '~' || strpbrk(pat, ".?*[") != NULL)
 		for (i = 0; i < inv->nhosts; i++)
@@ -235,12 +313,15 @@ match_one(const struct inventory *inv, const char *term, struct hset *out,
 			r.v[0] = r.v[k];
 			r.n = 1;
 		}
+		hset_remap(&r);
 	}
+	hset_release(out);
 	*out = r;
 	r.v = NULL;
+	r.in = NULL;
 	rc = 0;
 out:
-	free(r.v);
+	hset_release(&r);
 	free(pat);
 	return rc;
 }
@@ -327,11 +408,14 @@ inventory_match(const struct inventory *inv, const char *pattern,
 {
 	char **terms, **ordered;
 	size_t nterms, i, k, no = 0;
-	struct hset hosts = { NULL, 0 };
+	struct hset hosts;
+	struct names nm;
 	int rc = -1, nregular = 0, pass;
 
 	*idx = NULL;
 	*n = 0;
+	hset_init(&hosts, inv->nhosts);
+	names_init(&nm, inv);
 	terms = split_pattern(pattern, &nterms);
 	ordered = xcalloc(nterms + 1, sizeof *ordered);
 	/* order_patterns(): plain terms, then &, then ! */
@@ -354,16 +438,19 @@ inventory_match(const struct inventory *inv, const char *pattern,
 	}
 	for (i = 0; i < no; i++) {
 		const char *p = ordered[i];
-		struct hset that = { NULL, 0 };
-		long hi = host_index(inv, p);
+		struct hset that;
+		long hi = host_index(&nm, p);
 
 		if (hi >= 0) {
 			if (!hset_has(&hosts, (size_t)hi))
 				hset_add(&hosts, (size_t)hi);
 			continue;
 		}
-		if (match_one(inv, p, &that, err, errlen) == -1)
+		hset_init(&that, inv->nhosts);
+		if (match_one(&nm, p, &that, err, errlen) == -1) {
+			hset_release(&that);
 			goto out;
+		}
 		if (p[0] == '!' || p[0] == '&') {
 			size_t w = 0;
 
@@ -372,11 +459,12 @@ inventory_match(const struct inventory *inv, const char *pattern,
 				    '&'))
 					hosts.v[w++] = hosts.v[k];
 			hosts.n = w;
+			hset_remap(&hosts);
 		} else
 			for (k = 0; k < that.n; k++)
 				if (!hset_has(&hosts, that.v[k]))
 					hset_add(&hosts, that.v[k]);
-		free(that.v);
+		hset_release(&that);
 	}
 	if (hosts.n == 0) {
 		snprintf(err, errlen, "host pattern '%s' selects no hosts",
@@ -389,7 +477,8 @@ inventory_match(const struct inventory *inv, const char *pattern,
 	hosts.v = NULL;
 	rc = 0;
 out:
-	free(hosts.v);
+	free(nm.sorted);
+	hset_release(&hosts);
 	for (i = 0; i < nterms; i++)
 		free(terms[i]);
 	free(terms);

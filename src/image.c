@@ -82,6 +82,8 @@ struct ctx {
 	char		*config_json;
 	unsigned	 layers;
 	uint64_t	 entries;
+	const char	*arch_file;	/* oci-archive/docker-archive file */
+	char		 arch_tmp[4200];	/* where it was unpacked */
 };
 
 static int
@@ -96,6 +98,25 @@ fail(struct ctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err, c->errlen, fmt, ap);
 	va_end(ap);
+	/*
+	 * Name members of an archive as FILE:MEMBER, not by the temporary
+	 * folder they were unpacked into.
+	 */
+	if (c->arch_file != NULL && c->arch_tmp[0] != '\0') {
+		struct buf b = BUF_INIT;
+		size_t tl = strlen(c->arch_tmp);
+		const char *p = c->err, *hit;
+
+		while ((hit = strstr(p, c->arch_tmp)) != NULL &&
+		    hit[tl] == '/') {
+			buf_add(&b, p, (size_t)(hit - p));
+			buf_addf(&b, "%s:", c->arch_file);
+			p = hit + tl + 1;
+		}
+		buf_adds(&b, p);
+		fmtpath(c->err, c->errlen, "%s", b.data);
+		buf_release(&b);
+	}
 	return -1;
 }
 
@@ -1420,16 +1441,22 @@ image_import(const char *ref, const char *store_dir, struct image_info *out,
 			fail(&c, "%s: no such file '%s'", ref, path);
 			goto out;
 		}
-		if (unpack_outer(&c, path, unpacked) == 0)
+		if (unpack_outer(&c, path, unpacked) == 0) {
+			c.arch_file = path;
+			fmtpath(c.arch_tmp, sizeof c.arch_tmp, "%s", unpacked);
 			rc = import_oci(&c, unpacked, tag);
+		}
 	} else if (strncmp(ref, "docker-archive:", 15) == 0) {
 		body = ref + 15;
 		if (split_ref(body, &path, &tag) == -1) {
 			fail(&c, "%s: no such file '%s'", ref, path);
 			goto out;
 		}
-		if (unpack_outer(&c, path, unpacked) == 0)
+		if (unpack_outer(&c, path, unpacked) == 0) {
+			c.arch_file = path;
+			fmtpath(c.arch_tmp, sizeof c.arch_tmp, "%s", unpacked);
 			rc = import_docker(&c, unpacked, tag, path);
+		}
 	} else if (strncmp(ref, "dir:", 4) == 0) {
 		struct stat st;
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -200,19 +201,34 @@ same_vars(const struct inv_tok *toks, size_t ntoks, const struct inv_var *vars,
 	return 1;
 }
 
+/*
+ * Write data to path through a temporary file in the same folder, fsync,
+ * rename.  mode < 0: a new file, created 0666 less the umask by open(2)
+ * itself (umask(2) cannot be read without changing it, and other threads
+ * may be creating files meanwhile).
+ */
 static int
-write_atomic(const char *path, const char *data, size_t len, mode_t mode,
+write_atomic(const char *path, const char *data, size_t len, long mode,
     char *err, size_t errlen)
 {
-	char *dup = xstrdup(path), *dir = dirname(dup), *tmp;
+	char *dup = xstrdup(path), *dir = dirname(dup);
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	struct buf t = BUF_INIT;
-	int fd = -1, dfd, rc = -1;
+	int fd = -1, dfd, rc = -1, try;
 	size_t off = 0;
+	struct timespec ts;
 
-	buf_addf(&t, "%s/.%s.XXXXXX", dir, strrchr(path, '/') ?
-	    strrchr(path, '/') + 1 : path);
-	tmp = t.data;
-	if ((fd = mkstemp(tmp)) == -1) {
+	for (try = 0; try < 100; try++) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		buf_reset(&t);
+		buf_addf(&t, "%s/.%s.%ld.%ld.tmp", dir, base, (long)getpid(),
+		    (long)(ts.tv_nsec + try));
+		fd = open(t.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0666);
+		if (fd != -1 || errno != EEXIST)
+			break;
+	}
+	if (fd == -1) {
 		snprintf(err, errlen, "%s: cannot create a temporary file: %s",
 		    path, strerror(errno));
 		goto out;
@@ -223,23 +239,24 @@ write_atomic(const char *path, const char *data, size_t len, mode_t mode,
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			snprintf(err, errlen, "%s: write: %s", tmp,
+			snprintf(err, errlen, "%s: write: %s", t.data,
 			    strerror(errno));
 			goto fail;
 		}
 		off += (size_t)w;
 	}
-	if (fchmod(fd, mode) == -1 || fsync(fd) == -1) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+	if ((mode >= 0 && fchmod(fd, (mode_t)mode) == -1) || fsync(fd) == -1) {
+		snprintf(err, errlen, "%s: %s", t.data, strerror(errno));
 		goto fail;
 	}
 	if (close(fd) == -1) {
 		fd = -1;
-		snprintf(err, errlen, "%s: close: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "%s: close: %s", t.data,
+		    strerror(errno));
 		goto fail;
 	}
 	fd = -1;
-	if (rename(tmp, path) == -1) {
+	if (rename(t.data, path) == -1) {
 		snprintf(err, errlen, "cannot replace %s: %s", path,
 		    strerror(errno));
 		goto fail;
@@ -253,7 +270,7 @@ write_atomic(const char *path, const char *data, size_t len, mode_t mode,
 fail:
 	if (fd != -1)
 		close(fd);
-	unlink(tmp);
+	unlink(t.data);
 out:
 	buf_release(&t);
 	free(dup);
@@ -268,11 +285,11 @@ inventory_add_host(const char *path, const char *group, const char *host,
 	struct buf old = BUF_INIT, nb = BUF_INIT, hl = BUF_INIT;
 	struct line *lines = NULL;
 	size_t nl = 0, i, found_line = (size_t)-1, last_content = (size_t)-1;
-	size_t section = (size_t)-1;
+	size_t section = (size_t)-1, found_comment = 0;
+	const char *eol = "\n";
 	struct stat st;
-	mode_t mode;
-	int exists = 1, rc = -1, in_group = 0, is_hosts = 0;
-	mode_t um;
+	long mode = -1;
+	int rc = -1, in_group = 0, is_hosts = 0;
 
 	*changed = 0;
 	if (!valid_name(group, "[]:#;=\"'\\") || group[0] == '-' ||
@@ -298,10 +315,6 @@ inventory_add_host(const char *path, const char *group, const char *host,
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 			goto out;
 		}
-		exists = 0;
-		um = umask(0);
-		umask(um);
-		mode = 0666 & ~um;
 	} else {
 		mode = st.st_mode & 07777;
 		if (buf_read_file(&old, path, 64u << 20) == -1) {
@@ -311,6 +324,9 @@ inventory_add_host(const char *path, const char *group, const char *host,
 		}
 	}
 	lines = split_lines(old.data, old.len, &nl);
+	/* new lines end the way the file's lines do */
+	if (nl > 0 && lines[0].e < lines[0].next - 1)
+		eol = "\r\n";
 	for (i = 0; i < nl; i++) {
 		size_t b = lines[i].b, e = lines[i].e;
 		char *sec;
@@ -332,19 +348,30 @@ inventory_add_host(const char *path, const char *group, const char *host,
 		last_content = i;
 		if (found_line == (size_t)-1) {
 			struct inv_tok *toks;
-			size_t ntoks, eo, ho, hlen;
+			size_t ntoks, eo, ho, hlen, cm;
 			const char *msg;
 			long port;
 
-			if (inv_shlex(old.data + b, e - b, &toks, &ntoks, &msg,
-			    &eo) == -1 || ntoks == 0)
+			if (inv_shlex(old.data + b, e - b, &toks, &ntoks, &cm,
+			    &msg, &eo) == -1)
 				continue;
+			if (ntoks == 0) {
+				inv_toks_free(toks, ntoks);
+				continue;
+			}
 			inv_parse_address(toks[0].text, strlen(toks[0].text),
 			    &ho, &hlen, &port);
 			if (strcmp(toks[0].text, host) == 0 ||
 			    (strlen(host) == hlen && memcmp(toks[0].text + ho,
 			    host, hlen) == 0)) {
 				found_line = i;
+				/* keep a trailing comment, and the blanks
+				 * before it */
+				found_comment = b + cm;
+				while (found_comment > b && found_comment < e &&
+				    (old.data[found_comment - 1] == ' ' ||
+				    old.data[found_comment - 1] == '\t'))
+					found_comment--;
 				if (port < 0 && same_vars(toks, ntoks, vars,
 				    nvars)) {
 					inv_toks_free(toks, ntoks);
@@ -363,27 +390,29 @@ inventory_add_host(const char *path, const char *group, const char *host,
 			b++;
 		buf_add(&nb, old.data, b);
 		buf_add(&nb, hl.data, hl.len);
+		if (found_comment < e)
+			buf_add(&nb, old.data + found_comment, e -
+			    found_comment);
 		buf_add(&nb, old.data + e, old.len - e);
 	} else if (section != (size_t)-1) {
 		size_t at = lines[last_content].next;
 
 		buf_add(&nb, old.data, at);
 		if (at > 0 && old.data[at - 1] != '\n')
-			buf_addc(&nb, '\n');
+			buf_adds(&nb, eol);
 		buf_add(&nb, hl.data, hl.len);
-		buf_addc(&nb, '\n');
+		buf_adds(&nb, eol);
 		buf_add(&nb, old.data + at, old.len - at);
 	} else {
 		buf_add(&nb, old.data, old.len);
 		if (old.len > 0 && old.data[old.len - 1] != '\n')
-			buf_addc(&nb, '\n');
+			buf_adds(&nb, eol);
 		if (nl > 0 && lines[nl - 1].e > lines[nl - 1].b)
-			buf_addc(&nb, '\n');
-		buf_addf(&nb, "[%s]\n", group);
+			buf_adds(&nb, eol);
+		buf_addf(&nb, "[%s]%s", group, eol);
 		buf_add(&nb, hl.data, hl.len);
-		buf_addc(&nb, '\n');
+		buf_adds(&nb, eol);
 	}
-	(void)exists;
 	if (write_atomic(path, nb.data, nb.len, mode, err, errlen) == -1)
 		goto out;
 	*changed = 1;

@@ -146,7 +146,7 @@ inv_py_linebreak(const char *s, size_t n)
  */
 int
 inv_shlex(const char *s, size_t n, struct inv_tok **toksp, size_t *ntoksp,
-    const char **errmsg, size_t *erroff)
+    size_t *comment, const char **errmsg, size_t *erroff)
 {
 	struct inv_tok *toks = NULL;
 	size_t ntoks = 0, i = 0, start = 0;
@@ -156,6 +156,8 @@ inv_shlex(const char *s, size_t n, struct inv_tok **toksp, size_t *ntoksp,
 
 	*toksp = NULL;
 	*ntoksp = 0;
+	if (comment != NULL)
+		*comment = n;
 	for (;;) {
 		c = i < n ? (unsigned char)s[i] : -1;
 		if (state == ' ') {
@@ -166,6 +168,8 @@ inv_shlex(const char *s, size_t n, struct inv_tok **toksp, size_t *ntoksp,
 				continue;
 			}
 			if (c == '#') {
+				if (comment != NULL)
+					*comment = i;
 				i = n;
 				continue;
 			}
@@ -213,8 +217,11 @@ inv_shlex(const char *s, size_t n, struct inv_tok **toksp, size_t *ntoksp,
 		} else {	/* 'a' */
 			if (c == -1 || c == ' ' || c == '\t' || c == '\r' ||
 			    c == '\n' || c == '#') {
-				if (c == '#')
+				if (c == '#') {
+					if (comment != NULL)
+						*comment = i;
 					i = n;
+				}
 				else if (c != -1)
 					i++;
 				state = ' ';
@@ -798,12 +805,12 @@ static enum lt
 lit_display(struct lp *p, struct buf *out, int *plain)
 {
 	int open = (unsigned char)p->s[p->i], close, c, first = 1, isdict = -1;
-	int dummy, count = 0, trailing = 0;
+	int dummy, trailing = 0;
 	enum lt t;
 
 	close = open == '[' ? ']' : open == '(' ? ')' : '}';
 	p->i++;
-	if (++p->depth > 190) {
+	if (++p->depth > 200) {
 		/* "too many nested parentheses" */
 		p->syntax = 1;
 		p->i = p->n;
@@ -844,7 +851,6 @@ lit_display(struct lp *p, struct buf *out, int *plain)
 		first = 0;
 		if (open == '{') {
 			struct buf key = BUF_INIT;
-			size_t mark = out->len;
 
 			t = lit_expr(p, &key, &dummy);
 			if (p->syntax) {
@@ -883,7 +889,6 @@ lit_display(struct lp *p, struct buf *out, int *plain)
 			} else {
 				if (t == T_LIST || t == T_DICT || t == T_SET)
 					conv_fail(p, 2, "unhashable item");
-				(void)mark;
 			}
 			buf_release(&key);
 		} else
@@ -892,7 +897,6 @@ lit_display(struct lp *p, struct buf *out, int *plain)
 			break;
 		if (t == T_BYTES)
 			conv_fail(p, 2, "bytes inside a container");
-		count++;
 		trailing = 0;
 		if (peek(p) == ',') {
 			p->i++;
@@ -1158,7 +1162,6 @@ static size_t
 alnum_range(const char *s, size_t n, size_t i, int numeric_only, int hex)
 {
 	size_t j = i + 1, k;
-	int c;
 
 	if (i >= n || s[i] != '[')
 		return 0;
@@ -1189,8 +1192,6 @@ alnum_range(const char *s, size_t n, size_t i, int numeric_only, int hex)
 	}
 	if (j >= n || s[j] != ']')
 		return 0;
-	c = 0;
-	(void)c;
 	return j + 1 - i;
 }
 
@@ -1275,7 +1276,7 @@ inv_parse_address(const char *s, size_t n, size_t *hoff, size_t *hlen,
 		for (j = len; j > 0 && DIGIT(s[j - 1]); j--)
 			;
 		if (j < len && j >= 4 && s[j - 1] == ':' && s[j - 2] == ']' &&
-		    len - j < 10) {
+		    len - j < 20) {
 			pt = strtol(s + j, NULL, 10);
 			off = 1;
 			len = j - 3;
@@ -1285,7 +1286,7 @@ inv_parse_address(const char *s, size_t n, size_t *hoff, size_t *hlen,
 	for (j = off + len; j > off && DIGIT(s[j - 1]); j--)
 		;
 	if (j < off + len && j > off && s[j - 1] == ':' &&
-	    off + len - j < 10) {
+	    off + len - j < 20) {
 		int ok = 1;
 
 		for (i = off; i < j - 1 && ok; i++) {
@@ -1350,7 +1351,10 @@ py_int(const char *s, size_t n, long *v)
 static void
 add_name(char ***names, size_t *n, char *s)
 {
-	*names = xreallocarray(*names, *n + 1, sizeof **names);
+	/* capacity doubles at each power of two: no quadratic copying */
+	if (*n == 0 || (*n & (*n - 1)) == 0)
+		*names = xreallocarray(*names, *n ? *n * 2 : 1,
+		    sizeof **names);
 	(*names)[(*n)++] = s;
 }
 
@@ -1438,6 +1442,13 @@ expand1(const char *line, char ***names, size_t *n, size_t max, char *err,
 	if (step < 0 && alpha) {
 		/* letters[b:e+1:-s] with b <= e is empty */
 		rc = 0;
+		goto out;
+	}
+	if ((step > 0 && ie >= ib && (unsigned long)((ie - ib) / step) >=
+	    max) || (step < 0 && ib > ie + 1 && (unsigned long)((ib - ie) /
+	    -step) >= max)) {
+		snprintf(err, errlen, "range expands to more than %zu hosts",
+		    max);
 		goto out;
 	}
 	for (v = ib; step > 0 ? v <= ie : v > ie + 1; v += step) {

@@ -33,11 +33,12 @@ struct inv_tok {
 
 /*
  * shlex.split(line, comments=True): tokens into *toks (caller frees with
- * inv_toks_free).  -1 with *errmsg and *erroff on an unclosed quote or a
- * trailing backslash.
+ * inv_toks_free).  *comment (when not NULL) is the offset of the '#' that
+ * starts a comment, or n.  -1 with *errmsg and *erroff on an unclosed
+ * quote or a trailing backslash.
  */
 int	 inv_shlex(const char *s, size_t n, struct inv_tok **toks, size_t *ntoks,
-	    const char **errmsg, size_t *erroff);
+	    size_t *comment, const char **errmsg, size_t *erroff);
 void	 inv_toks_free(struct inv_tok *, size_t);
 
 enum inv_lit {

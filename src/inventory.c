@@ -21,7 +21,7 @@
 #include "json.h"
 
 #define INV_MAX_FILE	(64u << 20)	/* bigger is not a hosts file */
-#define INV_MAX_HOSTS	1000000		/* what one range may expand to */
+#define INV_MAX_HOSTS	100000		/* what one range may expand to */
 
 /* ------------------------------------------------------------- name map */
 
@@ -183,7 +183,8 @@ vlist_get(const struct vlist *l, const char *k)
 static void
 push_idx(size_t **v, size_t *n, size_t x)
 {
-	*v = xreallocarray(*v, *n + 1, sizeof **v);
+	if (*n == 0 || (*n & (*n - 1)) == 0)
+		*v = xreallocarray(*v, *n ? *n * 2 : 1, sizeof **v);
 	(*v)[(*n)++] = x;
 }
 
@@ -212,7 +213,9 @@ group_add(struct parser *p, const char *name)
 
 	if (i >= 0)
 		return (size_t)i;
-	p->g = xreallocarray(p->g, p->ng + 1, sizeof *p->g);
+	if (p->ng == 0 || (p->ng & (p->ng - 1)) == 0)
+		p->g = xreallocarray(p->g, p->ng ? p->ng * 2 : 1,
+		    sizeof *p->g);
 	g = &p->g[p->ng];
 	memset(g, 0, sizeof *g);
 	g->name = xstrdup(name);
@@ -222,20 +225,33 @@ group_add(struct parser *p, const char *name)
 	return p->ng++;
 }
 
-/* Is a an ancestor of g (or g itself)? */
+/* Is a an ancestor of g (or g itself)?  Each group visited once, so
+ * stacked diamonds stay linear. */
 static int
-is_ancestor(struct parser *p, size_t a, size_t g, int depth)
+is_ancestor(struct parser *p, size_t a, size_t g)
 {
-	size_t i;
+	char *seen = xcalloc(p->ng, 1);
+	size_t *stack = xcalloc(p->ng, sizeof *stack), ns = 0, i;
+	int found = 0;
 
-	if (a == g)
-		return 1;
-	if (depth > 10000)
-		return 1;
-	for (i = 0; i < p->g[g].nparents; i++)
-		if (is_ancestor(p, a, p->g[g].parents[i], depth + 1))
-			return 1;
-	return 0;
+	stack[ns++] = g;
+	seen[g] = 1;
+	while (ns > 0 && !found) {
+		size_t x = stack[--ns];
+
+		if (x == a) {
+			found = 1;
+			break;
+		}
+		for (i = 0; i < p->g[x].nparents; i++)
+			if (!seen[p->g[x].parents[i]]) {
+				seen[p->g[x].parents[i]] = 1;
+				stack[ns++] = p->g[x].parents[i];
+			}
+	}
+	free(seen);
+	free(stack);
+	return found;
 }
 
 /* Group.add_child_group(), with the loop checks as diagnostics. */
@@ -252,7 +268,7 @@ group_add_child(struct parser *p, size_t parent, size_t child, int line,
 	}
 	if (has_idx(pg->kids, pg->nkids, child))
 		return;
-	if (is_ancestor(p, child, parent, 0)) {
+	if (is_ancestor(p, child, parent)) {
 		diag_error(p->d, p->file, line, col, "adding group '%s' as a "
 		    "child of '%s' creates a dependency loop", cg->name,
 		    pg->name);
@@ -272,7 +288,9 @@ host_add(struct parser *p, const char *name, size_t group, long port)
 	size_t hi;
 
 	if (i < 0) {
-		p->h = xreallocarray(p->h, p->nh + 1, sizeof *p->h);
+		if (p->nh == 0 || (p->nh & (p->nh - 1)) == 0)
+			p->h = xreallocarray(p->h, p->nh ? p->nh * 2 : 1,
+			    sizeof *p->h);
 		h = &p->h[p->nh];
 		memset(h, 0, sizeof *h);
 		h->name = xstrdup(name);
@@ -289,7 +307,8 @@ host_add(struct parser *p, const char *name, size_t group, long port)
 		hi = (size_t)i;
 	h = &p->h[hi];
 	g = &p->g[group];
-	if (!has_idx(g->hosts, g->nhosts, hi)) {
+	/* a host is in few groups, a group may hold many hosts */
+	if (!has_idx(h->groups, h->ngroups, group)) {
 		push_idx(&g->hosts, &g->nhosts, hi);
 		push_idx(&h->groups, &h->ngroups, group);
 	}
@@ -459,7 +478,8 @@ struct linectx {
 	size_t		 b, e;	/* stripped content */
 };
 
-#define COL(lc, off) ((int)(off) + 1)
+/* 1-based byte column of an offset in the line */
+#define COL(off) ((int)(off) + 1)
 
 static void
 set_value(struct parser *p, struct vlist *vl, const char *key,
@@ -541,8 +561,9 @@ parse_hosts_line(struct parser *p, const char *s, size_t b, size_t e,
 	size_t *hidx = NULL, nh = 0;
 	int bad = 0;
 
-	if (inv_shlex(s + b, e - b, &toks, &ntoks, &msg, &erroff) == -1) {
-		diag_error(p->d, p->file, p->line, COL(lc, b + erroff),
+	if (inv_shlex(s + b, e - b, &toks, &ntoks, NULL, &msg,
+	    &erroff) == -1) {
+		diag_error(p->d, p->file, p->line, COL(b + erroff),
 		    "%s in host line", msg);
 		return;
 	}
@@ -556,13 +577,13 @@ parse_hosts_line(struct parser *p, const char *s, size_t b, size_t e,
 		inv_py_strip(pat, &pb, &pe);
 		if (port < 0 && pe > pb && pat[pe - 1] == ':') {
 			diag_error(p->d, p->file, p->line,
-			    COL(lc, b + toks[0].off), "host '%s' ends in ':', "
+			    COL(b + toks[0].off), "host '%s' ends in ':', "
 			    "which is reserved for a port number", pat);
 			goto out;
 		}
 	}
 	if (port == 0 || port > 65535) {
-		diag_error(p->d, p->file, p->line, COL(lc, b + toks[0].off),
+		diag_error(p->d, p->file, p->line, COL(b + toks[0].off),
 		    "port of '%s' must be 1-65535", pat);
 		goto out;
 	}
@@ -574,7 +595,7 @@ parse_hosts_line(struct parser *p, const char *s, size_t b, size_t e,
 		free(h);
 		if (rc == -1) {
 			diag_error(p->d, p->file, p->line,
-			    COL(lc, b + toks[0].off), "bad host range in '%s': "
+			    COL(b + toks[0].off), "bad host range in '%s': "
 			    "%s", pat, err);
 			goto out;
 		}
@@ -582,13 +603,13 @@ parse_hosts_line(struct parser *p, const char *s, size_t b, size_t e,
 	for (i = 0; i < nnames; i++) {
 		if (strcmp(names[i], "---") == 0) {
 			diag_error(p->d, p->file, p->line,
-			    COL(lc, b + toks[0].off), "'---' is not a host "
+			    COL(b + toks[0].off), "'---' is not a host "
 			    "name: is this a YAML file?");
 			goto out;
 		}
 		if (names[i][0] == '\0') {
 			diag_error(p->d, p->file, p->line,
-			    COL(lc, b + toks[0].off), "empty host name");
+			    COL(b + toks[0].off), "empty host name");
 			goto out;
 		}
 	}
@@ -597,20 +618,20 @@ parse_hosts_line(struct parser *p, const char *s, size_t b, size_t e,
 
 		if (eq == NULL) {
 			diag_error(p->d, p->file, p->line,
-			    COL(lc, b + toks[j].off), "expected key=value "
+			    COL(b + toks[j].off), "expected key=value "
 			    "host variable, got '%s'", toks[j].text);
 			bad = 1;
 			continue;
 		}
 		key = xstrndup(toks[j].text, (size_t)(eq - toks[j].text));
 		set_value(p, &vars, key, eq + 1, strlen(eq + 1),
-		    COL(lc, b + toks[j].off), NULL);
+		    COL(b + toks[j].off), NULL);
 		free(key);
 	}
 	if (bad)
 		goto out;
 	if (nnames == 0)
-		diag_warn(p->d, p->file, p->line, COL(lc, b + toks[0].off),
+		diag_warn(p->d, p->file, p->line, COL(b + toks[0].off),
 		    "range in '%s' expands to no host", pat);
 	for (i = 0; i < nnames; i++) {
 		size_t hi = host_add(p, names[i], group, port);
@@ -664,7 +685,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 
 				if (unsafe_group_name(s + nb, nl))
 					diag_warn(p->d, p->file, p->line,
-					    COL(lc, nb), "group name '%s' has "
+					    COL(nb), "group name '%s' has "
 					    "characters other than letters, "
 					    "digits and '_' (Ansible warns "
 					    "too)", name);
@@ -679,7 +700,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 					st = ST_VARS;
 				else {
 					diag_error(p->d, p->file, p->line,
-					    COL(lc, tb), "section [%.*s] has "
+					    COL(tb), "section [%.*s] has "
 					    "unknown type '%.*s' (expected "
 					    "hosts, children or vars)",
 					    (int)(i - nb), s + nb, (int)tl,
@@ -700,7 +721,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 						q->name = xstrdup(name);
 						q->state = 'v';
 						q->line = p->line;
-						q->col = COL(lc, b);
+						q->col = COL(b);
 					}
 					group_add(p, name);
 				}
@@ -721,7 +742,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 		if (s[e - 1] == ']' || (memchr(s + b, ']', e - b) != NULL &&
 		    !looks_like_range(s + b, e - b) &&
 		    !first_word_is_address(s + b, e - b))) {
-			diag_error(p->d, p->file, p->line, COL(lc, b),
+			diag_error(p->d, p->file, p->line, COL(b),
 			    "invalid section header '%.*s': a group name "
 			    "without spaces, an optional :vars or :children, "
 			    "then only a '#' comment", (int)(e - b), s + b);
@@ -729,7 +750,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 			return;
 		}
 		if (memchr(s + b, ']', e - b) == NULL) {
-			diag_error(p->d, p->file, p->line, COL(lc, b),
+			diag_error(p->d, p->file, p->line, COL(b),
 			    "unterminated section header: missing ']'");
 			*state = 0;
 			return;
@@ -747,7 +768,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 		char *key;
 
 		if (eq == NULL) {
-			diag_error(p->d, p->file, p->line, COL(lc, b),
+			diag_error(p->d, p->file, p->line, COL(b),
 			    "expected key=value in [%s:vars], got '%.*s'",
 			    p->g[*group].name, (int)(e - b), s + b);
 			return;
@@ -758,7 +779,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 		inv_py_strip(s, &vb, &ve);
 		key = xstrndup(s + kb, ke - kb);
 		set_value(p, &p->g[*group].vars, key, s + vb, ve - vb,
-		    COL(lc, vb), &p->g[*group].priority);
+		    COL(vb), &p->g[*group].priority);
 		free(key);
 		return;
 	}
@@ -770,7 +791,7 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 
 		k = skip_space(s, e, b + nl);
 		if (nl == 0 || (k < e && s[k] != '#')) {
-			diag_error(p->d, p->file, p->line, COL(lc, b),
+			diag_error(p->d, p->file, p->line, COL(b),
 			    "expected a group name in [%s:children], got "
 			    "'%.*s'", p->g[*group].name, (int)(e - b), s + b);
 			return;
@@ -788,14 +809,14 @@ parse_line(struct parser *p, const char *s, size_t n, int *state,
 				q->name = xstrdup(child);
 				q->state = 'c';
 				q->line = p->line;
-				q->col = COL(lc, b);
+				q->col = COL(b);
 				q->parent = xstrdup(p->g[*group].name);
 			}
 			if (!has_idx(q->parents, q->nparents, *group))
 				push_idx(&q->parents, &q->nparents, *group);
 		} else
 			group_add_child(p, *group, (size_t)ci, p->line,
-			    COL(lc, b));
+			    COL(b));
 		free(child);
 		return;
 	}
@@ -837,13 +858,13 @@ closure(struct parser *p, size_t gi, char *mark)
 		closure(p, p->g[gi].parents[i], mark);
 }
 
-static struct parser *sort_ctx;
-
+/* sort_groups(): depth, then ansible_group_priority, then name. */
 static int
-group_cmp(const void *a, const void *b)
+group_cmp(const void *a, const void *b, void *ctx)
 {
-	const struct pgroup *x = &sort_ctx->g[*(const size_t *)a];
-	const struct pgroup *y = &sort_ctx->g[*(const size_t *)b];
+	const struct parser *p = ctx;
+	const struct pgroup *x = &p->g[*(const size_t *)a];
+	const struct pgroup *y = &p->g[*(const size_t *)b];
 
 	if (x->depth != y->depth)
 		return x->depth < y->depth ? -1 : 1;
@@ -941,6 +962,12 @@ finish(struct parser *p, struct inventory *inv)
 	p->g[0].depth = 0;
 	for (i = 0; i < p->ng; i++)
 		group_depth(p, i, 0);
+	/* a pattern naming it would select the whole group */
+	for (i = 0; i < p->nh; i++)
+		if (group_find(p, p->h[i].name) >= 0)
+			diag_warn(p->d, p->file, p->h[i].line, 0, "'%s' is both "
+			    "a host and a group (Ansible warns too)",
+			    p->h[i].name);
 
 	inv->ngroups = p->ng;
 	inv->groups = xcalloc(p->ng ? p->ng : 1, sizeof *inv->groups);
@@ -964,14 +991,13 @@ finish(struct parser *p, struct inventory *inv)
 
 	inv->nhosts = p->nh;
 	inv->hosts = xcalloc(p->nh ? p->nh : 1, sizeof *inv->hosts);
-	sort_ctx = p;
 	for (i = 0; i < p->nh; i++) {
 		struct inv_host *oh = &inv->hosts[i];
 		struct vlist r = { NULL, 0 };
 		const struct inv_var *v;
 
 		gl = host_groups(p, i, &ngl, mark);
-		qsort(gl, ngl, sizeof *gl, group_cmp);
+		qsort_r(gl, ngl, sizeof *gl, group_cmp, p);
 		for (j = 0; j < p->g[0].vars.n; j++)
 			vlist_set(&r, p->g[0].vars.v[j].key,
 			    p->g[0].vars.v[j].value,
@@ -1014,7 +1040,6 @@ finish(struct parser *p, struct inventory *inv)
 		qsort(oh->vars, oh->nvars, sizeof *oh->vars, var_cmp);
 		vlist_free(&r);
 	}
-	sort_ctx = NULL;
 	free(mark);
 }
 

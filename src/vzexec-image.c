@@ -709,6 +709,36 @@ cmd_gc(int argc, char **argv)
 		unlink(path);
 	}
 	json_end_array(&w);
+	/*
+	 * Imports hold the lock from start to end, so a temporary file of one
+	 * seen now was left by an import that died (power loss, OOM kill).
+	 */
+	json_key(&w, "staleRemoved");
+	json_begin_array(&w);
+	{
+		DIR *d;
+		struct dirent *de;
+
+		fmtpath(path, sizeof path, "%s/incoming", root);
+		if ((d = opendir(path)) != NULL) {
+			while ((de = readdir(d)) != NULL) {
+				size_t l = strlen(de->d_name);
+
+				if (l < 68 || de->d_name[0] == '.' ||
+				    (strcmp(de->d_name + l - 4, ".tmp") != 0 &&
+				    strcmp(de->d_name + l - 3, ".gc") != 0))
+					continue;
+				json_string(&w, de->d_name);
+				if (dry)
+					continue;
+				fmtpath(tmp, sizeof tmp, "%s/%s", path,
+				    de->d_name);
+				remove_tree(tmp);
+			}
+			closedir(d);
+		}
+	}
+	json_end_array(&w);
 	json_end_object(&w);
 	puts(out.data);
 	rc = fflush(stdout) == EOF ? 1 : 0;

@@ -82,7 +82,7 @@ if command -v podman >/dev/null &&
 	test_expect_failure_code 1 'docker-archive: unknown tag is an error' '
 		"$VZMASTER" image import --store "$STORE" \
 			"docker-archive:$TEST_TMP/img.docker.tar:nosuch:2" 2>err;
-		st=$?; grep -q "no image tagged .nosuch:2." err && exit $st
+		st=$?; grep -q "no image tagged .nosuch:2." err && exit $st; exit 99
 	'
 	test_expect_success 'oci-archive: a corrupted blob is named in the error' '
 		mkdir -p bad && tar -C bad -xf "$TEST_TMP/img.oci.tar" &&
@@ -90,7 +90,7 @@ if command -v podman >/dev/null &&
 		printf "CORRUPTED-BYTES!" | dd of="bad/blobs/sha256/$blob" bs=1 seek=5000 conv=notrunc 2>/dev/null &&
 		(cd bad && tar -cf ../bad.oci.tar .) &&
 		! "$VZMASTER" image import --store "$STORE" "oci-archive:$TEST_TMP/bad.oci.tar" 2>err &&
-		grep -q "$blob" err && grep -q "bad.oci.tar" err
+		cat err && grep -q "bad.oci.tar:blobs/sha256/$blob" err
 	'
 else
 	echo "# podman could not build archives here (skipping its checks):"
@@ -122,7 +122,7 @@ if command -v umoci >/dev/null &&
 	'
 	test_expect_failure_code 1 'oci: several manifests and no tag is an error' '
 		"$VZMASTER" image import --store "$STORE" "oci:$TEST_TMP/layout" 2>err;
-		st=$?; grep -q "holds 2 manifests" err && exit $st
+		st=$?; grep -q "holds 2 manifests" err && exit $st; exit 99
 	'
 else
 	echo "# umoci could not build a layout here (skipping its checks):"

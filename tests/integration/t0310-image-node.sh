@@ -40,7 +40,7 @@ pack() {	# ID [BASE] [COMPRESS]: pack into $OUT, copy to incoming/
 	rm -rf "$OUT" && mkdir -p "$OUT" "$ROOT/incoming" &&
 	"$VZMASTER" image pack --store "$STORE" --json ${2:+--base "$2"} \
 		${3:+--compress "$3"} "$1" "$OUT" >"$TEST_TMP/pack.json" &&
-	cp "$OUT"/* "$ROOT/incoming/"
+	test "$(ls "$OUT" | wc -l)" -eq 2 && cp "$OUT"/* "$ROOT/incoming/"
 }
 snapshot() { (cd "$ROOT" && find images pods 2>/dev/null | LC_ALL=C sort | xargs -r ls -ld --time-style=+%s | md5sum); }
 incoming_clean() { test -z "$(ls -A "$ROOT/incoming" | grep -v '^\.lock$')"; }
@@ -79,7 +79,7 @@ test_expect_failure_code 1 'a corrupted full upload is rejected' '
 	printf "CORRUPTED-BYTES!" | dd of="$ROOT/incoming/$f" bs=1 seek=1000 conv=notrunc 2>/dev/null &&
 	"$VZIMG" image-import --root "$ROOT" $V2.upload.json 2>err; st=$?
 	cat err; grep -q "is corrupt" err &&
-	test "$before" = "$(snapshot)" && incoming_clean && exit $st
+	test "$before" = "$(snapshot)" && incoming_clean && exit $st; exit 99
 '
 
 test_expect_failure_code 1 'an upload that is not the image it claims is rejected' '
@@ -89,7 +89,7 @@ test_expect_failure_code 1 'an upload that is not the image it claims is rejecte
 	"$VZIMG" image-import --root "$ROOT" x.upload.json 2>err; st=$?
 	cat err; grep -q "upload result does not match" err &&
 	test ! -e "$ROOT/images/$V3" && test "$before" = "$(snapshot)" &&
-	incoming_clean && exit $st
+	incoming_clean && exit $st; exit 99
 '
 
 test_expect_failure_code 2 'usage errors exit 2' '
@@ -115,20 +115,20 @@ if "$VZMASTER" image pack --store "$STORE" --base $V1 $V2 "$TEST_TMP/probe" \
 			>"$ROOT/incoming/y.upload.json" && rm "$ROOT/incoming/$V3.upload.json" &&
 		"$VZIMG" image-import --root "$ROOT" y.upload.json 2>err; st=$?
 		cat err; grep -q "delta result does not match" err &&
-		test "$before" = "$(snapshot)" && incoming_clean && exit $st
+		test "$before" = "$(snapshot)" && incoming_clean && exit $st; exit 99
 	'
 	test_expect_failure_code 3 'a corrupted delta upload exits 3 (send the full image)' '
 		before=$(snapshot) && pack $V3 $V2 &&
 		f=$(ls "$ROOT/incoming" | grep vcdiff) &&
 		printf "CORRUPTED-BYTES!" | dd of="$ROOT/incoming/$f" bs=1 seek=20 conv=notrunc 2>/dev/null &&
 		"$VZIMG" image-import --root "$ROOT" $V3.upload.json 2>err; st=$?
-		cat err; test "$before" = "$(snapshot)" && incoming_clean && exit $st
+		cat err; test "$before" = "$(snapshot)" && incoming_clean && exit $st; exit 99
 	'
 	test_expect_failure_code 3 'a delta against a base the node lacks exits 3' '
 		before=$(snapshot) && pack $V3 $V2 && mv "$ROOT/images/$V2.tar" base.tar &&
 		"$VZIMG" image-import --root "$ROOT" $V3.upload.json 2>err; st=$?
 		mv base.tar "$ROOT/images/$V2.tar"; cat err;
-		test ! -e "$ROOT/images/$V3" && incoming_clean && exit $st
+		test ! -e "$ROOT/images/$V3" && incoming_clean && exit $st; exit 99
 	'
 else
 	echo "# delta encoding not built in (vcdiff not merged yet): $(cat "$TEST_TMP/probe.err")"
@@ -178,6 +178,15 @@ test_expect_success 'image-gc keeps the images pods use and the newest N' '
 	grep -q "\"removed\":\[\"$V2\"\]" gc.json &&
 	test -d "$ROOT/images/$V1" && test -d "$ROOT/images/$V3" &&
 	test ! -e "$ROOT/images/$V2" && test ! -e "$ROOT/images/$V2.tar"
+'
+
+test_expect_success 'image-gc removes what a dead import left in incoming/' '
+	id=$(printf %064d 7) && mkdir -p "$ROOT/incoming/$id.tmp/rootfs" &&
+	echo x >"$ROOT/incoming/$id.tar.tmp" && echo keep >"$ROOT/incoming/upload.part" &&
+	"$VZIMG" image-gc --root "$ROOT" --keep 1 >gc.json && cat gc.json &&
+	grep -q "\"staleRemoved\":\[\"$id.t" gc.json &&
+	test ! -e "$ROOT/incoming/$id.tmp" && test ! -e "$ROOT/incoming/$id.tar.tmp" &&
+	test -f "$ROOT/incoming/upload.part" && rm "$ROOT/incoming/upload.part"
 '
 
 test_expect_success 'image-gc removes nothing when a pod spec is unreadable' '

@@ -17,6 +17,12 @@
 #include "tap.h"
 #include "wire.h"
 
+#if defined(__has_include)
+#if __has_include("vcdiff.h")
+#define HAVE_VCDIFF 1
+#endif
+#endif
+
 static char tmp[256];
 
 static void
@@ -206,6 +212,62 @@ test_roundtrip(void)
 	}
 }
 
+/* A delta upload against a base, and a base that does not fit. */
+static void
+test_delta(void)
+{
+#ifdef HAVE_VCDIFF
+	struct wire_upload up;
+	struct wire_manifest m;
+	char base[300], tar[300], id[65], bid[65], err[512], out[300];
+	char rebuilt[300], *data;
+	size_t i, len = (size_t)2 << 20;
+	int fd;
+
+	snprintf(base, sizeof base, "%s/base.tar", tmp);
+	snprintf(tar, sizeof tar, "%s/new.tar", tmp);
+	snprintf(out, sizeof out, "%s/dup", tmp);
+	snprintf(rebuilt, sizeof rebuilt, "%s/drebuilt.tar", tmp);
+	mkdir_p(out, 0755);
+	data = xmalloc(len);
+	srand(7);
+	for (i = 0; i < len; i++)
+		data[i] = (char)rand();
+	fd = open(base, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	write_full(fd, data, len);
+	close(fd);
+	memcpy(data + 100000, "a small change", 14);
+	fd = open(tar, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	write_full(fd, data, len);
+	close(fd);
+	free(data);
+	sha256_file(base, bid, NULL, err, sizeof err);
+	sha256_file(tar, id, NULL, err, sizeof err);
+	ok(wire_build(base, bid, tar, id, "dir:x", NULL, out, WIRE_AUTO, &up,
+	    err, sizeof err) == 0, "delta built: %s", up.encoding);
+	ok(strncmp(up.encoding, "vcdiff", 6) == 0 && up.size < 10000,
+	    "delta of 2 MiB with one change is small (%llu bytes)",
+	    (unsigned long long)up.size);
+	ok(wire_manifest_parse(up.manifest_json, strlen(up.manifest_json), &m,
+	    err, sizeof err) == 0 && strcmp(m.base, bid) == 0, "base named");
+	is_int(wire_unpack(&m, up.path, base, rebuilt, tmp, err, sizeof err),
+	    WIRE_OK, "delta rebuilds the image");
+	/* applied to another base: mismatch, asking for the full image */
+	fd = open(base, O_WRONLY);
+	pwrite(fd, "other base", 10, 5000);
+	close(fd);
+	err[0] = '\0';
+	is_int(wire_unpack(&m, up.path, base, rebuilt, tmp, err, sizeof err),
+	    WIRE_MISMATCH, "delta on the wrong base: mismatch (%s)", err);
+	ok(!exists(rebuilt), "and nothing left");
+	wire_manifest_release(&m);
+	unlink(up.path);
+	wire_upload_release(&up);
+#else
+	ok(1, "# SKIP vcdiff is not in the tree yet");
+#endif
+}
+
 int
 main(void)
 {
@@ -216,6 +278,7 @@ main(void)
 	test_store();
 	test_manifest();
 	test_roundtrip();
+	test_delta();
 	if (getenv("VZ_TEST_KEEP") == NULL)
 		remove_tree(tmp);
 	return done_testing();

@@ -375,6 +375,10 @@ test_warnings(void)
 	    "than letters, digits and '_' (Ansible warns too)\n",
 	    "odd group name is a warning");
 	free(s);
+	s = diags_of("web\n[web]\nh1\n");
+	is_str(s, "1:0: warning: 'web' is both a host and a group (Ansible "
+	    "warns too)\n", "host and group of one name: a warning");
+	free(s);
 }
 
 /* Lines "# expect: LINE:COL: level: msg" against what we report. */
@@ -539,6 +543,24 @@ test_garbage(void)
 		inventory_free(inv);
 		diag_release(&d);
 	}
+	/* Python's tokenizer allows 200 nested brackets, not 201 */
+	for (i = 200; i <= 201; i++) {
+		struct diags d = DIAGS_INIT;
+		struct inventory *inv = NULL;
+
+		buf_reset(&b);
+		buf_adds(&b, "h x=");
+		for (j = 0; j < i; j++)
+			buf_addc(&b, '[');
+		for (j = 0; j < i; j++)
+			buf_addc(&b, ']');
+		buf_addc(&b, '\n');
+		inventory_load_mem("n.ini", b.data, b.len, &inv, &d);
+		ok(inv != NULL && inv->hosts[0].vars[0].is_string == (i == 201),
+		    "%d nested lists: %s", i, i == 201 ? "text" : "a list");
+		inventory_free(inv);
+		diag_release(&d);
+	}
 	buf_release(&b);
 }
 
@@ -596,10 +618,14 @@ test_add_host(void)
 	}
 	snprintf(path, sizeof path, "%s/hosts.ini", dir);
 
-	/* a missing file is created */
+	/* a missing file is created, 0666 less the umask */
+	umask(027);
 	ok(inventory_add_host(path, "vz", "n1", v, 3, &changed, err,
 	    sizeof err) == 0, "add to a missing file: %s", err);
 	is_int(changed, 1, "changed");
+	stat(path, &st);
+	is_int(st.st_mode & 07777, 0640, "new file mode from the umask");
+	umask(022);
 	s = slurp(path);
 	is_str(s, "[vz]\nn1 ansible_host=10.0.0.5 ansible_user=vz "
 	    "vendor=hetzner\n", "new file content");
@@ -640,6 +666,14 @@ test_add_host(void)
 	    strstr(s, "10.0.0.5") == NULL, "line updated in place");
 	free(s);
 
+	/* a trailing comment on the rewritten line stays */
+	ok(inventory_add_host(path, "vz", "old1", v, 2, &changed, err,
+	    sizeof err) == 0 && changed == 1, "update a commented line");
+	s = slurp(path);
+	ok(s != NULL && strstr(s, "\nold1 ansible_host=10.0.0.6 "
+	    "ansible_user=vz   # first node\n") != NULL, "comment kept");
+	free(s);
+
 	/* a new group is appended as a section */
 	ok(inventory_add_host(path, "web", "w1", v, 1, &changed, err,
 	    sizeof err) == 0, "add to a new group");
@@ -678,6 +712,21 @@ test_add_host(void)
 		    sizeof err) == 0 && changed == 0,
 		    "quoted values compare equal: unchanged");
 	}
+
+	/* CRLF files get CRLF lines */
+	spit(path, "[vz]\r\na1\r\n\r\n[db]\r\nd1\r\n");
+	ok(inventory_add_host(path, "vz", "a2", NULL, 0, &changed, err,
+	    sizeof err) == 0, "add to a CRLF file");
+	s = slurp(path);
+	is_str(s, "[vz]\r\na1\r\na2\r\n\r\n[db]\r\nd1\r\n",
+	    "CRLF kept");
+	free(s);
+	ok(inventory_add_host(path, "web", "w9", NULL, 0, &changed, err,
+	    sizeof err) == 0, "new section in a CRLF file");
+	s = slurp(path);
+	is_str(s, "[vz]\r\na1\r\na2\r\n\r\n[db]\r\nd1\r\n\r\n"
+	    "[web]\r\nw9\r\n", "CRLF section");
+	free(s);
 
 	ok(inventory_add_host(path, "bad group", "x", NULL, 0, &changed, err,
 	    sizeof err) == -1, "bad group name refused");
