@@ -34,8 +34,6 @@
 #define TGT_BITS	22	/* window index: 2^22 chain heads, 16 MiB */
 #define TGT_DEPTH	16	/* chain links followed per position */
 
-int	vcdiff_map_source(int fd, const uint8_t **p, uint64_t *len,
-	    char *err, size_t errlen);
 
 enum { OP_ADD, OP_RUN, OP_SCOPY, OP_TCOPY };
 
@@ -49,7 +47,8 @@ struct op {
 struct enc {
 	const uint8_t	*src;
 	uint64_t	 slen;
-	uint32_t	*stab;		/* block number + 1, 0 = empty */
+	uint32_t	*stab;		/* (block number + 1) << 8 | 8 hash bits,
+					   0 = empty */
 	unsigned	 sbits, sshift;	/* stride = 1 << sshift */
 	uint32_t	*ttab;		/* chain heads: window position + 1 */
 	uint32_t	*tprev;		/* chain links, one per position */
@@ -365,7 +364,7 @@ find_matches(struct enc *e)
 	const uint64_t slen = e->slen;
 	const unsigned sshift = e->sshift, sbits = e->sbits;
 	size_t i = 0, lit = 0, fwd, back, maxb, depth, k, end;
-	uint64_t rep = 0, send = 0;	/* rep: src pos - tgt pos */
+	uint64_t rep = 0, send = 0, h;	/* rep: src pos - tgt pos */
 	uint32_t c;
 	int have_rep = 0;
 	struct cand b;
@@ -386,10 +385,16 @@ find_matches(struct enc *e)
 				    MIN_REP_MATCH);
 		}
 		/* 2. a source block with the same hash */
-		if (e->stab != NULL &&
-		    (c = e->stab[hash16(t + i) >> (64 - sbits)]) != 0)
-			try_src(&b, src, slen, (uint64_t)(c - 1) << sshift, t, i,
-			    n, maxb, MIN_HASH_MATCH);
+		if (e->stab != NULL) {
+			h = hash16(t + i);
+			c = e->stab[h >> (64 - sbits)];
+			/* the low byte holds 8 more hash bits: most misses
+			 * never touch the source */
+			if (c != 0 && (c & 0xff) == (h >> (56 - sbits) & 0xff))
+				try_src(&b, src, slen,
+				    (uint64_t)((c >> 8) - 1) << sshift, t, i, n,
+				    maxb, MIN_HASH_MATCH);
+		}
 		/* 3. earlier positions of this window with the same 4 bytes */
 		c = e->ttab[hash4(t + i)];
 		for (depth = 0; c != 0 && depth < TGT_DEPTH;
@@ -568,7 +573,7 @@ encode_window(struct enc *e, int out_fd, char *err, size_t errlen)
 static void
 index_source(struct enc *e)
 {
-	uint64_t nblocks, k, stride;
+	uint64_t nblocks, k, stride, h;
 	unsigned bits;
 
 	if (e->slen < HASH_LEN)
@@ -584,10 +589,16 @@ index_source(struct enc *e)
 		;
 	e->sbits = bits;
 	e->stab = xcalloc((size_t)1 << bits, sizeof *e->stab);
-	/* Backwards, so the first of equal blocks wins. */
-	for (k = nblocks; k-- > 0;)
-		e->stab[hash16(e->src + k * stride) >> (64 - bits)] =
-		    (uint32_t)k + 1;
+	/* Backwards, so the first of equal blocks wins; pages read are
+	 * dropped as we go (see vcdiff_drop_pages). */
+	for (k = nblocks; k-- > 0;) {
+		h = hash16(e->src + k * stride);
+		e->stab[h >> (64 - bits)] = (uint32_t)(k + 1) << 8 |
+		    (uint32_t)(h >> (56 - bits) & 0xff);
+		if ((k * stride & ((16u << 20) - 1)) < stride)
+			vcdiff_drop_pages(e->src, k * stride,
+			    e->slen - k * stride);
+	}
 }
 
 static ssize_t
@@ -628,6 +639,8 @@ vcdiff_encode(int source_fd, int target_fd, int out_fd,
 	if (vcdiff_map_source(source_fd, &e.src, &e.slen, err, errlen) == -1)
 		return -1;
 	index_source(&e);
+	if (e.slen > 0)
+		vcdiff_drop_pages(e.src, 0, e.slen);
 	e.ttab = xmalloc(sizeof *e.ttab << TGT_BITS);
 	e.tprev = xreallocarray(NULL, VCDIFF_ENC_WINDOW, sizeof *e.tprev);
 	e.tw = xmalloc(VCDIFF_ENC_WINDOW);
@@ -647,6 +660,8 @@ vcdiff_encode(int source_fd, int target_fd, int out_fd,
 		e.tlen = (size_t)n;
 		if (encode_window(&e, out_fd, err, errlen) == -1)
 			goto out;
+		if (e.slen > 0)
+			vcdiff_drop_pages(e.src, 0, e.slen);
 		if ((size_t)n < VCDIFF_ENC_WINDOW)
 			break;
 	}

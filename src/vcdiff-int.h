@@ -69,4 +69,18 @@ vcd_cache_update(struct vcd_cache *c, uint64_t addr)
 	c->same[addr % (VCD_SAME * 256)] = addr;
 }
 
+#include <stddef.h>
+
+/* Maps a regular file read-only (fd -1: none, *p NULL; an empty file maps
+ * to a static byte). */
+int	vcdiff_map_source(int fd, const uint8_t **p, uint64_t *len,
+	    char *err, size_t errlen);
+
+/*
+ * Forgets the pages of [off, off+len) of a read-only file mapping: they stay
+ * in the page cache, but no longer count as ours, so the resident set stays
+ * at about two windows however much of the base a delta touches.
+ */
+void	vcdiff_drop_pages(const uint8_t *map, uint64_t off, uint64_t len);
+
 #endif

@@ -118,6 +118,7 @@ struct dec {
 
 	const uint8_t	*src;
 	uint64_t	 srclen;
+	int		 src_mapped;	/* by us: drop pages after use */
 
 	int		 out_fd;
 	struct buf	*out;
@@ -595,6 +596,8 @@ decode_window(struct dec *d)
 	}
 	if (out_write(d, d->tw, (size_t)tlen) == -1)
 		return -1;
+	if ((ind & VCD_SOURCE) && d->src_mapped && seglen > 0)
+		vcdiff_drop_pages(d->src, segpos, seglen);
 	d->produced += tlen;
 	d->st.target_len += tlen;
 	d->st.windows++;
@@ -687,9 +690,17 @@ vcdiff_decode_mem(const uint8_t *src, size_t srclen, const uint8_t *delta,
 	return decode_all(&d, NULL);
 }
 
-/* Maps a regular file read-only; an empty file maps to a static byte. */
-int	vcdiff_map_source(int fd, const uint8_t **p, uint64_t *len,
-	    char *err, size_t errlen);
+
+void
+vcdiff_drop_pages(const uint8_t *map, uint64_t off, uint64_t len)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), start;
+
+	start = off & ~(pg - 1);
+	(void)madvise((void *)(map + start), (size_t)(off + len - start),
+	    MADV_DONTNEED);
+}
+
 
 int
 vcdiff_map_source(int fd, const uint8_t **p, uint64_t *len, char *err,
@@ -743,8 +754,7 @@ vcdiff_decode(int source_fd, int delta_fd, int out_fd,
 	buf_init(&d.body);
 	if (vcdiff_map_source(source_fd, &d.src, &d.srclen, err, errlen) == -1)
 		return -1;
-	if (d.src != NULL && d.srclen > 0)
-		madvise((void *)d.src, (size_t)d.srclen, MADV_SEQUENTIAL);
+	d.src_mapped = d.src != NULL && d.srclen > 0;
 	d.in_fd = delta_fd;
 	d.rbuf = xmalloc(65536);
 	d.out_fd = out_fd;
