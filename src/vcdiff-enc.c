@@ -33,6 +33,7 @@
 #define MAX_SRC_BITS	24	/* source index: at most 2^24 slots, 64 MiB */
 #define TGT_BITS	22	/* window index: 2^22 chain heads, 16 MiB */
 #define TGT_DEPTH	16	/* chain links followed per position */
+#define LAZY_LEN	64	/* shorter matches are checked a byte later */
 
 
 enum { OP_ADD, OP_RUN, OP_SCOPY, OP_TCOPY };
@@ -58,6 +59,9 @@ struct enc {
 
 	struct op	*ops;
 	size_t		 nops, opcap;
+	uint64_t	 rep;		/* last source match: src - tgt pos */
+	uint64_t	 send;		/* and where it ended in the source */
+	int		 have_rep;
 
 	struct buf	 data, inst, addr, out;
 	struct vcd_cache cache;
@@ -356,72 +360,81 @@ try_src(struct cand *b, const uint8_t *src, uint64_t slen, uint64_t s,
 	}
 }
 
+/* The longest match at window position i (bytes before lit are taken). */
+static void
+best_at(struct enc *e, size_t i, size_t lit, struct cand *b)
+{
+	const uint8_t *t = e->tw, *src = e->src;
+	const size_t n = e->tlen, maxb = i - lit;
+	const uint64_t slen = e->slen;
+	const unsigned sbits = e->sbits;
+	size_t fwd, back, depth, k;
+	uint64_t h;
+	uint32_t c;
+
+	memset(b, 0, sizeof *b);
+	if (e->have_rep) {
+		/* 1. the last match continued after a small edit, or right
+		 * where it stopped (bytes inserted) */
+		try_src(b, src, slen, e->rep + i, t, i, n, maxb,
+		    MIN_REP_MATCH);
+		if (e->send != e->rep + i)
+			try_src(b, src, slen, e->send, t, i, n, maxb,
+			    MIN_REP_MATCH);
+	}
+	/* 2. a source block with the same hash */
+	if (e->stab != NULL) {
+		h = hash16(t + i);
+		c = e->stab[h >> (64 - sbits)];
+		/* the low byte holds 8 more hash bits: most misses never
+		 * touch the source */
+		if (c != 0 && (c & 0xff) == (h >> (56 - sbits) & 0xff))
+			try_src(b, src, slen,
+			    (uint64_t)((c >> 8) - 1) << e->sshift, t, i, n,
+			    maxb, MIN_HASH_MATCH);
+	}
+	/* 3. earlier positions of this window with the same 4 bytes */
+	c = e->ttab[hash4(t + i)];
+	for (depth = 0; c != 0 && depth < TGT_DEPTH;
+	    depth++, c = e->tprev[c - 1]) {
+		k = c - 1;
+		if (memcmp(t + k, t + i, 4) != 0)
+			continue;
+		fwd = match_fwd(t + k, t + i, n - i);
+		if (fwd + 8 <= b->len)
+			continue;
+		back = match_back(t + k, t + i, k < maxb ? k : maxb);
+		if (fwd + back > b->len + 1 &&
+		    fwd + back >= tgt_min_len(i - k)) {
+			b->len = fwd + back;
+			b->fwd = fwd;
+			b->back = back;
+			b->addr = k;
+			b->src = 0;
+		}
+		if (fwd >= 256)
+			break;
+	}
+}
+
 static void
 find_matches(struct enc *e)
 {
-	const uint8_t *t = e->tw, *src = e->src;
+	const uint8_t *t = e->tw;
 	const size_t n = e->tlen;
-	const uint64_t slen = e->slen;
-	const unsigned sshift = e->sshift, sbits = e->sbits;
-	size_t i = 0, lit = 0, fwd, back, maxb, depth, k, end;
-	uint64_t rep = 0, send = 0, h;	/* rep: src pos - tgt pos */
-	uint32_t c;
-	int have_rep = 0;
-	struct cand b;
+	size_t i = 0, lit = 0, fwd, k, end;
+	struct cand b, b2;
 
 	memset(e->ttab, 0, sizeof *e->ttab << TGT_BITS);
 	e->nops = 0;
+	e->have_rep = 0;
 	while (i + HASH_LEN <= n) {
-		memset(&b, 0, sizeof b);
-		maxb = i - lit;
-
-		if (have_rep) {
-			/* 1. the last match continued after a small edit,
-			 * or right where it stopped (bytes inserted) */
-			try_src(&b, src, slen, rep + i, t, i, n, maxb,
-			    MIN_REP_MATCH);
-			if (send != rep + i)
-				try_src(&b, src, slen, send, t, i, n, maxb,
-				    MIN_REP_MATCH);
-		}
-		/* 2. a source block with the same hash */
-		if (e->stab != NULL) {
-			h = hash16(t + i);
-			c = e->stab[h >> (64 - sbits)];
-			/* the low byte holds 8 more hash bits: most misses
-			 * never touch the source */
-			if (c != 0 && (c & 0xff) == (h >> (56 - sbits) & 0xff))
-				try_src(&b, src, slen,
-				    (uint64_t)((c >> 8) - 1) << sshift, t, i, n,
-				    maxb, MIN_HASH_MATCH);
-		}
-		/* 3. earlier positions of this window with the same 4 bytes */
-		c = e->ttab[hash4(t + i)];
-		for (depth = 0; c != 0 && depth < TGT_DEPTH;
-		    depth++, c = e->tprev[c - 1]) {
-			k = c - 1;
-			if (memcmp(t + k, t + i, 4) != 0)
-				continue;
-			fwd = match_fwd(t + k, t + i, n - i);
-			if (fwd + 8 <= b.len)
-				continue;
-			back = match_back(t + k, t + i, k < maxb ? k : maxb);
-			if (fwd + back > b.len + 1 &&
-			    fwd + back >= tgt_min_len(i - k)) {
-				b.len = fwd + back;
-				b.fwd = fwd;
-				b.back = back;
-				b.addr = k;
-				b.src = 0;
-			}
-			if (fwd >= 256)
-				break;
-		}
+		best_at(e, i, lit, &b);
 		tgt_insert(e, i);
 
-		/* 4. a run of one byte: a RUN is cheaper to write and to
-		 * apply than an overlapping COPY, unless a match covers
-		 * clearly more */
+		/* a run of one byte: a RUN is cheaper to write and to apply
+		 * than an overlapping COPY, unless a match covers clearly
+		 * more */
 		if (load64(t + i) == 0x0101010101010101ULL * t[i]) {
 			fwd = 8;
 			while (i + fwd < n && t[i + fwd] == t[i])
@@ -443,14 +456,24 @@ find_matches(struct enc *e)
 			i += k == 0 ? 1 : k == 1 ? 3 : k == 2 ? 5 : 7;
 			continue;
 		}
+		/* lazy: a short match loses to one that starts a byte later
+		 * and reaches further */
+		if (b.fwd < LAZY_LEN && i + 1 + HASH_LEN <= n) {
+			best_at(e, i + 1, lit, &b2);
+			if (b2.len > 0 && b2.fwd >= b.fwd + 2) {
+				tgt_insert(e, i + 1);
+				i++;
+				b = b2;
+			}
+		}
 		add_literal(e, lit, i - b.back);
 		add_op(e, b.src ? OP_SCOPY : OP_TCOPY,
 		    (uint32_t)(i - b.back), (uint32_t)b.len,
 		    b.addr - b.back);
 		if (b.src) {
-			rep = b.addr - i;
-			send = b.addr + b.fwd;
-			have_rep = 1;
+			e->rep = b.addr - i;
+			e->send = b.addr + b.fwd;
+			e->have_rep = 1;
 		}
 		/* index the start of the match too: short repeats matter */
 		end = i + b.fwd;
