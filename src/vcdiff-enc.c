@@ -5,15 +5,17 @@
  * VCD_ADLER32 checksums.
  *
  * Matching: the whole source is indexed once (a hash of the 16 bytes at
- * every `stride`-th offset, one slot per bucket), and each target window
- * gets a small index of its own positions so repeats inside the window
- * become COPYs from the target part.  At each target position three
- * candidates are tried: the continuation of the previous match after a
- * short edit (catches patched bytes and shifted code cheaply), the source
- * block with the same hash, and the earlier window position with the same
- * hash; the longest after extending forwards and backwards wins (greedy).
- * The source segment of a window spans the matches it uses, so it may be
- * the whole base when files moved.
+ * every `stride`-th offset, one slot per bucket, 16 bytes apart up to a
+ * 128 MiB base), and each target window gets hash chains over the 4-byte
+ * prefixes of its own positions, so repeats inside the window become COPYs
+ * from the target part.  At each target position the candidates are: the
+ * continuation of the previous source match after a short edit or an
+ * insertion (catches patched bytes and shifted code cheaply), the source
+ * block with the same hash, and up to 16 earlier window positions; the
+ * longest after extending forwards and backwards wins, with a one-byte
+ * lazy check for short matches.  Runs of one byte become RUNs.  The source
+ * segment of a window spans the matches it uses, so it may be the whole
+ * base when files moved.
  */
 #include <errno.h>
 #include <stdio.h>
