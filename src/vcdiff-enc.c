@@ -127,9 +127,10 @@ match_back(const uint8_t *a, const uint8_t *b, size_t max)
 static void
 build_code_maps(struct enc *e)
 {
-	const struct vcd_inst *t = vcd_code_table();
+	struct vcd_inst t[256];
 	unsigned op;
 
+	vcd_code_table(t);
 	memset(e->single_copy, 0, sizeof e->single_copy);
 	memset(e->dbl_add_copy, 0, sizeof e->dbl_add_copy);
 	memset(e->dbl_copy_add, 0, sizeof e->dbl_copy_add);

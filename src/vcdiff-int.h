@@ -40,8 +40,8 @@ struct vcd_inst {
 	uint8_t	type2, size2, mode2;
 };
 
-/* The default code table, built once (idempotent, no locking needed). */
-const struct vcd_inst	*vcd_code_table(void);
+/* Fills t with the default code table. */
+void	vcd_code_table(struct vcd_inst t[256]);
 
 struct vcd_cache {
 	uint64_t	near[VCD_NEAR];
