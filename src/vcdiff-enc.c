@@ -5,15 +5,17 @@
  * VCD_ADLER32 checksums.
  *
  * Matching: the whole source is indexed once (a hash of the 16 bytes at
- * every `stride`-th offset, one slot per bucket), and each target window
- * gets a small index of its own positions so repeats inside the window
- * become COPYs from the target part.  At each target position three
- * candidates are tried: the continuation of the previous match after a
- * short edit (catches patched bytes and shifted code cheaply), the source
- * block with the same hash, and the earlier window position with the same
- * hash; the longest after extending forwards and backwards wins (greedy).
- * The source segment of a window spans the matches it uses, so it may be
- * the whole base when files moved.
+ * every `stride`-th offset, one slot per bucket, 16 bytes apart up to a
+ * 128 MiB base), and each target window gets hash chains over the 4-byte
+ * prefixes of its own positions, so repeats inside the window become COPYs
+ * from the target part.  At each target position the candidates are: the
+ * continuation of the previous source match after a short edit or an
+ * insertion (catches patched bytes and shifted code cheaply), the source
+ * block with the same hash, and up to 16 earlier window positions; the
+ * longest after extending forwards and backwards wins, with a one-byte
+ * lazy check for short matches.  Runs of one byte become RUNs.  The source
+ * segment of a window spans the matches it uses, so it may be the whole
+ * base when files moved.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,9 +35,8 @@
 #define MAX_SRC_BITS	24	/* source index: at most 2^24 slots, 64 MiB */
 #define TGT_BITS	22	/* window index: 2^22 chain heads, 16 MiB */
 #define TGT_DEPTH	16	/* chain links followed per position */
+#define LAZY_LEN	64	/* shorter matches are checked a byte later */
 
-int	vcdiff_map_source(int fd, const uint8_t **p, uint64_t *len,
-	    char *err, size_t errlen);
 
 enum { OP_ADD, OP_RUN, OP_SCOPY, OP_TCOPY };
 
@@ -49,7 +50,8 @@ struct op {
 struct enc {
 	const uint8_t	*src;
 	uint64_t	 slen;
-	uint32_t	*stab;		/* block number + 1, 0 = empty */
+	uint32_t	*stab;		/* (block number + 1) << 8 | 8 hash bits,
+					   0 = empty */
 	unsigned	 sbits, sshift;	/* stride = 1 << sshift */
 	uint32_t	*ttab;		/* chain heads: window position + 1 */
 	uint32_t	*tprev;		/* chain links, one per position */
@@ -59,6 +61,9 @@ struct enc {
 
 	struct op	*ops;
 	size_t		 nops, opcap;
+	uint64_t	 rep;		/* last source match: src - tgt pos */
+	uint64_t	 send;		/* and where it ended in the source */
+	int		 have_rep;
 
 	struct buf	 data, inst, addr, out;
 	struct vcd_cache cache;
@@ -122,9 +127,10 @@ match_back(const uint8_t *a, const uint8_t *b, size_t max)
 static void
 build_code_maps(struct enc *e)
 {
-	const struct vcd_inst *t = vcd_code_table();
+	struct vcd_inst t[256];
 	unsigned op;
 
+	vcd_code_table(t);
 	memset(e->single_copy, 0, sizeof e->single_copy);
 	memset(e->dbl_add_copy, 0, sizeof e->dbl_add_copy);
 	memset(e->dbl_copy_add, 0, sizeof e->dbl_copy_add);
@@ -357,66 +363,81 @@ try_src(struct cand *b, const uint8_t *src, uint64_t slen, uint64_t s,
 	}
 }
 
+/* The longest match at window position i (bytes before lit are taken). */
+static void
+best_at(struct enc *e, size_t i, size_t lit, struct cand *b)
+{
+	const uint8_t *t = e->tw, *src = e->src;
+	const size_t n = e->tlen, maxb = i - lit;
+	const uint64_t slen = e->slen;
+	const unsigned sbits = e->sbits;
+	size_t fwd, back, depth, k;
+	uint64_t h;
+	uint32_t c;
+
+	memset(b, 0, sizeof *b);
+	if (e->have_rep) {
+		/* 1. the last match continued after a small edit, or right
+		 * where it stopped (bytes inserted) */
+		try_src(b, src, slen, e->rep + i, t, i, n, maxb,
+		    MIN_REP_MATCH);
+		if (e->send != e->rep + i)
+			try_src(b, src, slen, e->send, t, i, n, maxb,
+			    MIN_REP_MATCH);
+	}
+	/* 2. a source block with the same hash */
+	if (e->stab != NULL) {
+		h = hash16(t + i);
+		c = e->stab[h >> (64 - sbits)];
+		/* the low byte holds 8 more hash bits: most misses never
+		 * touch the source */
+		if (c != 0 && (c & 0xff) == (h >> (56 - sbits) & 0xff))
+			try_src(b, src, slen,
+			    (uint64_t)((c >> 8) - 1) << e->sshift, t, i, n,
+			    maxb, MIN_HASH_MATCH);
+	}
+	/* 3. earlier positions of this window with the same 4 bytes */
+	c = e->ttab[hash4(t + i)];
+	for (depth = 0; c != 0 && depth < TGT_DEPTH;
+	    depth++, c = e->tprev[c - 1]) {
+		k = c - 1;
+		if (memcmp(t + k, t + i, 4) != 0)
+			continue;
+		fwd = match_fwd(t + k, t + i, n - i);
+		if (fwd + 8 <= b->len)
+			continue;
+		back = match_back(t + k, t + i, k < maxb ? k : maxb);
+		if (fwd + back > b->len + 1 &&
+		    fwd + back >= tgt_min_len(i - k)) {
+			b->len = fwd + back;
+			b->fwd = fwd;
+			b->back = back;
+			b->addr = k;
+			b->src = 0;
+		}
+		if (fwd >= 256)
+			break;
+	}
+}
+
 static void
 find_matches(struct enc *e)
 {
-	const uint8_t *t = e->tw, *src = e->src;
+	const uint8_t *t = e->tw;
 	const size_t n = e->tlen;
-	const uint64_t slen = e->slen;
-	const unsigned sshift = e->sshift, sbits = e->sbits;
-	size_t i = 0, lit = 0, fwd, back, maxb, depth, k, end;
-	uint64_t rep = 0, send = 0;	/* rep: src pos - tgt pos */
-	uint32_t c;
-	int have_rep = 0;
-	struct cand b;
+	size_t i = 0, lit = 0, fwd, k, end;
+	struct cand b, b2;
 
 	memset(e->ttab, 0, sizeof *e->ttab << TGT_BITS);
 	e->nops = 0;
+	e->have_rep = 0;
 	while (i + HASH_LEN <= n) {
-		memset(&b, 0, sizeof b);
-		maxb = i - lit;
-
-		if (have_rep) {
-			/* 1. the last match continued after a small edit,
-			 * or right where it stopped (bytes inserted) */
-			try_src(&b, src, slen, rep + i, t, i, n, maxb,
-			    MIN_REP_MATCH);
-			if (send != rep + i)
-				try_src(&b, src, slen, send, t, i, n, maxb,
-				    MIN_REP_MATCH);
-		}
-		/* 2. a source block with the same hash */
-		if (e->stab != NULL &&
-		    (c = e->stab[hash16(t + i) >> (64 - sbits)]) != 0)
-			try_src(&b, src, slen, (uint64_t)(c - 1) << sshift, t, i,
-			    n, maxb, MIN_HASH_MATCH);
-		/* 3. earlier positions of this window with the same 4 bytes */
-		c = e->ttab[hash4(t + i)];
-		for (depth = 0; c != 0 && depth < TGT_DEPTH;
-		    depth++, c = e->tprev[c - 1]) {
-			k = c - 1;
-			if (memcmp(t + k, t + i, 4) != 0)
-				continue;
-			fwd = match_fwd(t + k, t + i, n - i);
-			if (fwd + 8 <= b.len)
-				continue;
-			back = match_back(t + k, t + i, k < maxb ? k : maxb);
-			if (fwd + back > b.len + 1 &&
-			    fwd + back >= tgt_min_len(i - k)) {
-				b.len = fwd + back;
-				b.fwd = fwd;
-				b.back = back;
-				b.addr = k;
-				b.src = 0;
-			}
-			if (fwd >= 256)
-				break;
-		}
+		best_at(e, i, lit, &b);
 		tgt_insert(e, i);
 
-		/* 4. a run of one byte: a RUN is cheaper to write and to
-		 * apply than an overlapping COPY, unless a match covers
-		 * clearly more */
+		/* a run of one byte: a RUN is cheaper to write and to apply
+		 * than an overlapping COPY, unless a match covers clearly
+		 * more */
 		if (load64(t + i) == 0x0101010101010101ULL * t[i]) {
 			fwd = 8;
 			while (i + fwd < n && t[i + fwd] == t[i])
@@ -438,14 +459,24 @@ find_matches(struct enc *e)
 			i += k == 0 ? 1 : k == 1 ? 3 : k == 2 ? 5 : 7;
 			continue;
 		}
+		/* lazy: a short match loses to one that starts a byte later
+		 * and reaches further */
+		if (b.fwd < LAZY_LEN && i + 1 + HASH_LEN <= n) {
+			best_at(e, i + 1, lit, &b2);
+			if (b2.len > 0 && b2.fwd >= b.fwd + 2) {
+				tgt_insert(e, i + 1);
+				i++;
+				b = b2;
+			}
+		}
 		add_literal(e, lit, i - b.back);
 		add_op(e, b.src ? OP_SCOPY : OP_TCOPY,
 		    (uint32_t)(i - b.back), (uint32_t)b.len,
 		    b.addr - b.back);
 		if (b.src) {
-			rep = b.addr - i;
-			send = b.addr + b.fwd;
-			have_rep = 1;
+			e->rep = b.addr - i;
+			e->send = b.addr + b.fwd;
+			e->have_rep = 1;
 		}
 		/* index the start of the match too: short repeats matter */
 		end = i + b.fwd;
@@ -568,7 +599,7 @@ encode_window(struct enc *e, int out_fd, char *err, size_t errlen)
 static void
 index_source(struct enc *e)
 {
-	uint64_t nblocks, k, stride;
+	uint64_t nblocks, k, stride, h;
 	unsigned bits;
 
 	if (e->slen < HASH_LEN)
@@ -584,10 +615,16 @@ index_source(struct enc *e)
 		;
 	e->sbits = bits;
 	e->stab = xcalloc((size_t)1 << bits, sizeof *e->stab);
-	/* Backwards, so the first of equal blocks wins. */
-	for (k = nblocks; k-- > 0;)
-		e->stab[hash16(e->src + k * stride) >> (64 - bits)] =
-		    (uint32_t)k + 1;
+	/* Backwards, so the first of equal blocks wins; pages read are
+	 * dropped as we go (see vcdiff_drop_pages). */
+	for (k = nblocks; k-- > 0;) {
+		h = hash16(e->src + k * stride);
+		e->stab[h >> (64 - bits)] = (uint32_t)(k + 1) << 8 |
+		    (uint32_t)(h >> (56 - bits) & 0xff);
+		if ((k * stride & ((16u << 20) - 1)) < stride)
+			vcdiff_drop_pages(e->src, k * stride,
+			    e->slen - k * stride);
+	}
 }
 
 static ssize_t
@@ -628,6 +665,8 @@ vcdiff_encode(int source_fd, int target_fd, int out_fd,
 	if (vcdiff_map_source(source_fd, &e.src, &e.slen, err, errlen) == -1)
 		return -1;
 	index_source(&e);
+	if (e.slen > 0)
+		vcdiff_drop_pages(e.src, 0, e.slen);
 	e.ttab = xmalloc(sizeof *e.ttab << TGT_BITS);
 	e.tprev = xreallocarray(NULL, VCDIFF_ENC_WINDOW, sizeof *e.tprev);
 	e.tw = xmalloc(VCDIFF_ENC_WINDOW);
@@ -647,6 +686,8 @@ vcdiff_encode(int source_fd, int target_fd, int out_fd,
 		e.tlen = (size_t)n;
 		if (encode_window(&e, out_fd, err, errlen) == -1)
 			goto out;
+		if (e.slen > 0)
+			vcdiff_drop_pages(e.src, 0, e.slen);
 		if ((size_t)n < VCDIFF_ENC_WINDOW)
 			break;
 	}

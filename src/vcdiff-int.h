@@ -40,8 +40,8 @@ struct vcd_inst {
 	uint8_t	type2, size2, mode2;
 };
 
-/* The default code table, built once (idempotent, no locking needed). */
-const struct vcd_inst	*vcd_code_table(void);
+/* Fills t with the default code table. */
+void	vcd_code_table(struct vcd_inst t[256]);
 
 struct vcd_cache {
 	uint64_t	near[VCD_NEAR];
@@ -68,5 +68,19 @@ vcd_cache_update(struct vcd_cache *c, uint64_t addr)
 	c->next = (c->next + 1) % VCD_NEAR;
 	c->same[addr % (VCD_SAME * 256)] = addr;
 }
+
+#include <stddef.h>
+
+/* Maps a regular file read-only (fd -1: none, *p NULL; an empty file maps
+ * to a static byte). */
+int	vcdiff_map_source(int fd, const uint8_t **p, uint64_t *len,
+	    char *err, size_t errlen);
+
+/*
+ * Forgets the pages of [off, off+len) of a read-only file mapping: they stay
+ * in the page cache, but no longer count as ours, so the resident set stays
+ * at about two windows however much of the base a delta touches.
+ */
+void	vcdiff_drop_pages(const uint8_t *map, uint64_t off, uint64_t len);
 
 #endif

@@ -26,19 +26,16 @@
 /* Largest VCD_TARGET segment we read back from the output. */
 #define MAX_TARGET_SEG	((uint64_t)64 << 20)
 
-static struct vcd_inst	code_table[256];
-static int		code_table_built;
-
-/* RFC 3284 section 5.6, built the way the RFC lists it. */
-const struct vcd_inst *
-vcd_code_table(void)
+/*
+ * RFC 3284 section 5.6, built the way the RFC lists it, into the caller's
+ * array (no shared state: encoders and decoders may run in threads).
+ */
+void
+vcd_code_table(struct vcd_inst t[256])
 {
-	struct vcd_inst *t = code_table;
 	unsigned i = 0, mode, size, s1, s2;
 
-	if (code_table_built)
-		return code_table;
-	memset(code_table, 0, sizeof code_table);
+	memset(t, 0, 256 * sizeof *t);
 	t[i].type1 = VCD_RUN;			/* 0: RUN, size 0 */
 	i++;
 	for (size = 0; size <= 17; size++, i++) {	/* 1-18: ADD 0,1..17 */
@@ -71,8 +68,6 @@ vcd_code_table(void)
 		t[i].type2 = VCD_ADD;
 		t[i].size2 = 1;
 	}
-	code_table_built = (i == 256);
-	return code_table;
 }
 
 uint32_t
@@ -118,6 +113,7 @@ struct dec {
 
 	const uint8_t	*src;
 	uint64_t	 srclen;
+	int		 src_mapped;	/* by us: drop pages after use */
 
 	int		 out_fd;
 	struct buf	*out;
@@ -130,6 +126,7 @@ struct dec {
 	uint8_t		*tseg;
 	size_t		 tsegcap;
 
+	struct vcd_inst	 table[256];
 	struct vcdiff_stats st;
 	uint32_t	 win;		/* current window, from 0 */
 	int		 in_window;
@@ -333,7 +330,7 @@ static int
 run_window(struct dec *d, const uint8_t *seg, uint64_t seglen, uint64_t tlen,
     struct cur *data, struct cur *inst, struct cur *addr)
 {
-	const struct vcd_inst *tab = vcd_code_table();
+	const struct vcd_inst *tab = d->table;
 	struct vcd_cache cache;
 	uint8_t *tw = d->tw;
 	uint64_t tpos = 0, size, here, a, v, k;
@@ -595,6 +592,8 @@ decode_window(struct dec *d)
 	}
 	if (out_write(d, d->tw, (size_t)tlen) == -1)
 		return -1;
+	if ((ind & VCD_SOURCE) && d->src_mapped && seglen > 0)
+		vcdiff_drop_pages(d->src, segpos, seglen);
 	d->produced += tlen;
 	d->st.target_len += tlen;
 	d->st.windows++;
@@ -648,7 +647,7 @@ decode_all(struct dec *d, struct vcdiff_stats *st)
 {
 	int r;
 
-	vcd_code_table();
+	vcd_code_table(d->table);
 	if (decode_header(d) == 0)
 		while ((r = decode_window(d)) == 1)
 			;
@@ -687,9 +686,17 @@ vcdiff_decode_mem(const uint8_t *src, size_t srclen, const uint8_t *delta,
 	return decode_all(&d, NULL);
 }
 
-/* Maps a regular file read-only; an empty file maps to a static byte. */
-int	vcdiff_map_source(int fd, const uint8_t **p, uint64_t *len,
-	    char *err, size_t errlen);
+
+void
+vcdiff_drop_pages(const uint8_t *map, uint64_t off, uint64_t len)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), start;
+
+	start = off & ~(pg - 1);
+	(void)madvise((void *)(map + start), (size_t)(off + len - start),
+	    MADV_DONTNEED);
+}
+
 
 int
 vcdiff_map_source(int fd, const uint8_t **p, uint64_t *len, char *err,
@@ -743,8 +750,7 @@ vcdiff_decode(int source_fd, int delta_fd, int out_fd,
 	buf_init(&d.body);
 	if (vcdiff_map_source(source_fd, &d.src, &d.srclen, err, errlen) == -1)
 		return -1;
-	if (d.src != NULL && d.srclen > 0)
-		madvise((void *)d.src, (size_t)d.srclen, MADV_SEQUENTIAL);
+	d.src_mapped = d.src != NULL && d.srclen > 0;
 	d.in_fd = delta_fd;
 	d.rbuf = xmalloc(65536);
 	d.out_fd = out_fd;
