@@ -105,7 +105,7 @@ stack_trim(void)
 	if (!stack_dirty)
 		return;
 	stack_dirty = 0;
-	hi = (sp - 16384) & ~(uintptr_t)4095;
+	hi = (sp - 4096) & ~(uintptr_t)4095;
 	lo = hi > (8u << 20) ? hi - (8u << 20) : 0;
 	(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
@@ -119,6 +119,7 @@ state_write(struct vz_ctr *c)
 	char path[PATH_MAX], tmp[PATH_MAX + 8], fp[20];
 	int fd;
 
+	stack_dirty = 1;
 	buf_reset(&statebuf);
 	json_writer_init(&w, &statebuf, 0);
 	json_begin_object(&w);
