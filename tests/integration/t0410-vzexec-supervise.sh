@@ -19,6 +19,7 @@ count() {	# processes whose command line holds $1
 	echo $n
 }
 count_is() { [ "$(count "$1")" -eq "$2" ]; }
+restarts_ge() { [ "$(ctr_field "$VZROOT" "$1" "$2" restarts)" -ge "$3" ]; }
 
 spec() {	# spec NAME POLICY CONTAINERS-JSON [EXTRA]
 	write_spec "$VZROOT" "$1" "{\"vzspec\":1,\"name\":\"$1\",\"hash\":\"h-$1\",
@@ -44,6 +45,12 @@ spec shared Always "[$(sh_ctr writer "echo data >/shared/x; exec sleep 2000$M"),
 # the three containers mount the same emptyDir
 sed -i 's|"command"|"volumeMounts":[{"name":"s","mountPath":"/shared"}],"command"|g' \
     "$VZROOT/pods/shared.json"
+spec probed Always '[{"name":"c","image":"'"$IMG"'",
+ "command":["/bin/sh","-c","sleep 1; touch /tmp/ready; exec sleep 8000'"$M"'"],
+ "readinessProbe":{"exec":["test","-f","/tmp/ready"],"periodSeconds":1,"failureThreshold":1}}]'
+spec lively Always '[{"name":"c","image":"'"$IMG"'",
+ "command":["/bin/sleep","9000'"$M"'"],
+ "livenessProbe":{"tcpSocket":{"port":1},"periodSeconds":1,"failureThreshold":2}}]'
 printf '{"vzspec":1,"name":"broken",' >"$VZROOT/pods/broken.json"
 spec notroot Always "[$(sh_ctr c "exec sleep 5000$M")]"
 chown 1000 "$VZROOT/pods/notroot.json"
@@ -114,6 +121,17 @@ assert len(d)>=2 and all(b>a or a==b==6000 for a,b in zip(d,d[1:])), d
 
 test_expect_success 'missing image: the reason is in status' '
 	wait_until 20 field_is "$VZROOT" noimg n reason "image not present"
+'
+
+test_expect_success 'readiness exec probe (inside the container) turns ready' '
+	wait_until 30 field_is "$VZROOT" probed c ready True &&
+	field_is "$VZROOT" probed c state running
+'
+
+test_expect_success 'failing liveness probe restarts the container' '
+	wait_until 30 grep -q "lively/c: liveness probe failed" "$LOG" &&
+	wait_until 30 restarts_ge lively c 1 &&
+	r=$(ctr_field "$VZROOT" lively c restarts) && [ "$r" -ge 1 ]
 '
 
 test_expect_success 'malformed and non-root specs: refused, logged, others run' '
