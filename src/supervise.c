@@ -96,7 +96,8 @@ on_signal(int sig)
  */
 static int stack_dirty;
 
-static void
+/* noinline: `here` must sit in this small frame, not in a caller's. */
+__attribute__((noinline)) static void
 stack_trim(void)
 {
 	char here;
@@ -105,7 +106,7 @@ stack_trim(void)
 	if (!stack_dirty)
 		return;
 	stack_dirty = 0;
-	hi = (sp - 4096) & ~(uintptr_t)4095;
+	hi = (sp - 1024) & ~(uintptr_t)4095;
 	lo = hi > (8u << 20) ? hi - (8u << 20) : 0;
 	(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
