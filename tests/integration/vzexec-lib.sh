@@ -102,6 +102,8 @@ start_supervisor() {	# start_supervisor ROOT [ARGS]: sets SUP_PID
 }
 
 stop_all() {	# kill supervisor and anything of ROOT left over
+	# a supervisor restarted inside a test subshell is known by its pid file
+	[ -f "$VZROOT/run/supervise.pid" ] && SUP_PID=$(cat "$VZROOT/run/supervise.pid")
 	[ -n "${SUP_PID:-}" ] && kill -TERM "$SUP_PID" 2>/dev/null
 	for f in "$VZROOT"/run/containers/*/*/state; do
 		[ -f "$f" ] || continue
