@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -32,6 +33,7 @@
 #include "buf.h"
 #include "cmd.h"
 #include "json.h"
+#include "progress.h"
 #include "ssh.h"
 #include "sshconfig.h"
 
@@ -802,16 +804,21 @@ local_sha256(const char *path, char hex[65])
 	return 0;
 }
 
+struct upload_progress {
+	struct vz_progress	 bar;
+	uint64_t		 last;
+	int			 on;
+};
+
 static int
 progress_cb(void *arg, uint64_t done, uint64_t total)
 {
-	struct newnode *n = arg;
+	struct upload_progress *up = arg;
 
-	if (n->ctx->tty && !n->ctx->json && n->ctx->verbosity >= 0) {
-		fprintf(stderr, "\r%s: upload %3d%%", n->name,
-		    total > 0 ? (int)(done * 100 / total) : 100);
-		if (done == total)
-			fputc('\n', stderr);
+	(void)total;
+	if (up->on && done >= up->last) {
+		vz_progress_add(&up->bar, done - up->last);
+		up->last = done;
 	}
 	return 0;
 }
@@ -824,10 +831,13 @@ install_binary(struct newnode *n, const char *local, const char *remote,
 	const char *sumargs[] = { remote, NULL };
 	struct buf out = BUF_INIT, err = BUF_INIT, tmp = BUF_INIT;
 	struct vz_ssh_upload u;
-	char hex[65];
+	struct upload_progress up;
+	struct stat st;
+	char hex[65], label[128];
 	int rc = -1;
 
 	*changed = 0;
+	memset(&up, 0, sizeof up);
 	if (local_sha256(local, hex) == -1) {
 		vz_error("cannot read '%s': %s", local, strerror(errno));
 		goto out;
@@ -842,7 +852,15 @@ install_binary(struct newnode *n, const char *local, const char *remote,
 	u.local = local;
 	u.mode = 0755;
 	u.progress = progress_cb;
-	u.progress_arg = n;
+	u.progress_arg = &up;
+	/* a bar only for a person watching */
+	if (n->ctx->tty && !n->ctx->json && n->ctx->verbosity >= 0 &&
+	    stat(local, &st) == 0) {
+		snprintf(label, sizeof label, "%s: %s", n->name,
+		    strrchr(remote, '/') + 1);
+		vz_progress_init(&up.bar, stderr, label, (uint64_t)st.st_size);
+		up.on = 1;
+	}
 	if (vz_ssh_is_root(n->h)) {
 		u.remote = remote;
 		if (vz_ssh_upload(n->h, &u) != VZ_SSH_OK) {
@@ -873,6 +891,13 @@ install_binary(struct newnode *n, const char *local, const char *remote,
 	*changed = 1;
 	rc = 0;
 out:
+	if (up.on) {
+		if (rc == 0)
+			vz_progress_finish(&up.bar);
+		else
+			fputc('\n', stderr);
+		vz_progress_release(&up.bar);
+	}
 	buf_release(&out);
 	buf_release(&err);
 	buf_release(&tmp);
