@@ -1287,18 +1287,6 @@ derive_name(const char *host)
 	return buf_detach(&b, NULL);
 }
 
-static char *
-state_known_hosts(const char *inventory)
-{
-	struct buf b = BUF_INIT;
-	const char *slash = strrchr(inventory, '/');
-
-	if (slash != NULL)
-		buf_add(&b, inventory, (size_t)(slash - inventory) + 1);
-	buf_adds(&b, ".vzmaster/known_hosts");
-	return buf_detach(&b, NULL);
-}
-
 static void
 print_json(struct newnode *n, int ok)
 {
@@ -1448,7 +1436,7 @@ newnode_exec(struct vz_ctx *ctx, int argc, char **argv)
 		return cmd_usage_error(c, "bad node name '%s'", n.name);
 	if (!valid_name(n.group))
 		return cmd_usage_error(c, "bad group name '%s'", n.group);
-	n.known_hosts = state_known_hosts(ctx->inventory_path);
+	n.known_hosts = vz_ssh_known_hosts_path(ctx->inventory_path);
 
 	if (connect_admin(&n) == -1)
 		goto out;

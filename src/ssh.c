@@ -1382,3 +1382,15 @@ vz_ssh_public_keys(const char *identity, struct buf *lines)
 	buf_release(&f);
 	return n;
 }
+
+char *
+vz_ssh_known_hosts_path(const char *inventory)
+{
+	struct buf b = BUF_INIT;
+	const char *slash = strrchr(inventory, '/');
+
+	if (slash != NULL)
+		buf_add(&b, inventory, (size_t)(slash - inventory) + 1);
+	buf_adds(&b, ".vzmaster/known_hosts");
+	return buf_detach(&b, NULL);
+}
