@@ -15,10 +15,12 @@
 #include "cmd.h"
 
 extern const struct cmd_entry cmd_help_entry;
+extern const struct cmd_entry cmd_image_entry;
 extern const struct cmd_entry cmd_newnode_entry;
 
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_help_entry,
+	&cmd_image_entry,
 	&cmd_newnode_entry,
 	NULL
 };
