@@ -32,17 +32,12 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "inventory.h"
 #include "json.h"
 #include "progress.h"
 #include "ssh.h"
 #include "sshconfig.h"
 
-#if defined(__has_include)
-#if __has_include("inventory.h")
-#include "inventory.h"
-#define HAVE_INVENTORY 1
-#endif
-#endif
 
 #ifndef PKGLIBEXECDIR
 #define PKGLIBEXECDIR "/usr/local/libexec/vzmaster"
@@ -1194,7 +1189,6 @@ out:
 static int
 step_inventory(struct newnode *n)
 {
-#ifdef HAVE_INVENTORY
 	struct inv_var vars[4];
 	char port[16], err[512];
 	size_t nv = 0;
@@ -1225,11 +1219,6 @@ step_inventory(struct newnode *n)
 	step_add(n, "inventory", changed ? "updated" : "unchanged",
 	    "%s [%s] %s", n->ctx->inventory_path, n->group, n->name);
 	return 0;
-#else
-	vz_error("%s: this build has no inventory support; add the host to "
-	    "'%s' by hand", n->name, n->ctx->inventory_path);
-	return -1;
-#endif
 }
 
 /* ---- names ---- */

@@ -9,8 +9,6 @@
 need_root
 FAKEVPS=${FAKEVPS:-$top_srcdir/tests/fakevps/fakevps}
 [ -f "$FAKEVPS" ] || skip_all "tests/fakevps/fakevps not in this tree yet"
-# newnode ends by adding the host to the inventory (src/inventory.c)
-[ -f "$top_srcdir/src/inventory.h" ] || skip_all "the inventory module is not in this tree yet"
 for t in ip nsenter unshare nft ssh-keygen; do
 	command -v $t >/dev/null 2>&1 || skip_all "needs $t"
 done
