@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -31,16 +32,12 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "inventory.h"
 #include "json.h"
+#include "progress.h"
 #include "ssh.h"
 #include "sshconfig.h"
 
-#if defined(__has_include)
-#if __has_include("inventory.h")
-#include "inventory.h"
-#define HAVE_INVENTORY 1
-#endif
-#endif
 
 #ifndef PKGLIBEXECDIR
 #define PKGLIBEXECDIR "/usr/local/libexec/vzmaster"
@@ -802,16 +799,21 @@ local_sha256(const char *path, char hex[65])
 	return 0;
 }
 
+struct upload_progress {
+	struct vz_progress	 bar;
+	uint64_t		 last;
+	int			 on;
+};
+
 static int
 progress_cb(void *arg, uint64_t done, uint64_t total)
 {
-	struct newnode *n = arg;
+	struct upload_progress *up = arg;
 
-	if (n->ctx->tty && !n->ctx->json && n->ctx->verbosity >= 0) {
-		fprintf(stderr, "\r%s: upload %3d%%", n->name,
-		    total > 0 ? (int)(done * 100 / total) : 100);
-		if (done == total)
-			fputc('\n', stderr);
+	(void)total;
+	if (up->on && done >= up->last) {
+		vz_progress_add(&up->bar, done - up->last);
+		up->last = done;
 	}
 	return 0;
 }
@@ -824,10 +826,13 @@ install_binary(struct newnode *n, const char *local, const char *remote,
 	const char *sumargs[] = { remote, NULL };
 	struct buf out = BUF_INIT, err = BUF_INIT, tmp = BUF_INIT;
 	struct vz_ssh_upload u;
-	char hex[65];
+	struct upload_progress up;
+	struct stat st;
+	char hex[65], label[128];
 	int rc = -1;
 
 	*changed = 0;
+	memset(&up, 0, sizeof up);
 	if (local_sha256(local, hex) == -1) {
 		vz_error("cannot read '%s': %s", local, strerror(errno));
 		goto out;
@@ -842,7 +847,15 @@ install_binary(struct newnode *n, const char *local, const char *remote,
 	u.local = local;
 	u.mode = 0755;
 	u.progress = progress_cb;
-	u.progress_arg = n;
+	u.progress_arg = &up;
+	/* a bar only for a person watching */
+	if (n->ctx->tty && !n->ctx->json && n->ctx->verbosity >= 0 &&
+	    stat(local, &st) == 0) {
+		snprintf(label, sizeof label, "%s: %s", n->name,
+		    strrchr(remote, '/') + 1);
+		vz_progress_init(&up.bar, stderr, label, (uint64_t)st.st_size);
+		up.on = 1;
+	}
 	if (vz_ssh_is_root(n->h)) {
 		u.remote = remote;
 		if (vz_ssh_upload(n->h, &u) != VZ_SSH_OK) {
@@ -873,6 +886,13 @@ install_binary(struct newnode *n, const char *local, const char *remote,
 	*changed = 1;
 	rc = 0;
 out:
+	if (up.on) {
+		if (rc == 0)
+			vz_progress_finish(&up.bar);
+		else
+			fputc('\n', stderr);
+		vz_progress_release(&up.bar);
+	}
 	buf_release(&out);
 	buf_release(&err);
 	buf_release(&tmp);
@@ -1169,7 +1189,6 @@ out:
 static int
 step_inventory(struct newnode *n)
 {
-#ifdef HAVE_INVENTORY
 	struct inv_var vars[4];
 	char port[16], err[512];
 	size_t nv = 0;
@@ -1200,11 +1219,6 @@ step_inventory(struct newnode *n)
 	step_add(n, "inventory", changed ? "updated" : "unchanged",
 	    "%s [%s] %s", n->ctx->inventory_path, n->group, n->name);
 	return 0;
-#else
-	vz_error("%s: this build has no inventory support; add the host to "
-	    "'%s' by hand", n->name, n->ctx->inventory_path);
-	return -1;
-#endif
 }
 
 /* ---- names ---- */
@@ -1259,18 +1273,6 @@ derive_name(const char *host)
 	} else
 		for (p = host; *p != '\0'; p++)
 			buf_addc(&b, tolower((unsigned char)*p));
-	return buf_detach(&b, NULL);
-}
-
-static char *
-state_known_hosts(const char *inventory)
-{
-	struct buf b = BUF_INIT;
-	const char *slash = strrchr(inventory, '/');
-
-	if (slash != NULL)
-		buf_add(&b, inventory, (size_t)(slash - inventory) + 1);
-	buf_adds(&b, ".vzmaster/known_hosts");
 	return buf_detach(&b, NULL);
 }
 
@@ -1423,7 +1425,7 @@ newnode_exec(struct vz_ctx *ctx, int argc, char **argv)
 		return cmd_usage_error(c, "bad node name '%s'", n.name);
 	if (!valid_name(n.group))
 		return cmd_usage_error(c, "bad group name '%s'", n.group);
-	n.known_hosts = state_known_hosts(ctx->inventory_path);
+	n.known_hosts = vz_ssh_known_hosts_path(ctx->inventory_path);
 
 	if (connect_admin(&n) == -1)
 		goto out;

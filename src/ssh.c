@@ -246,6 +246,10 @@ disconnect(struct vz_ssh *h)
 		libssh2_session_set_timeout(h->session, 2000);
 		if (!h->dead)
 			libssh2_session_disconnect(h->session, "bye");
+		else if (h->fd != -1)
+			/* nothing more to say: make every send fail at once,
+			 * or libssh2 would wait to close channels */
+			(void)shutdown(h->fd, SHUT_RDWR);
 		libssh2_session_free(h->session);
 		h->session = NULL;
 	}
@@ -402,37 +406,76 @@ next:
 	return VZ_SSH_OK;
 }
 
+static int
+alg_supported(const char **algs, int nalgs, const char *a, size_t alen)
+{
+	int i;
+
+	for (i = 0; i < nalgs; i++)
+		if (strlen(algs[i]) == alen && strncmp(algs[i], a, alen) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 set_hostkey_pref(struct vz_ssh *h)
 {
-	static const char *all[] = {
-		"ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-		"ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256",
-		"ssh-rsa", NULL
-	};
-	char known[512], pref[1024];
-	size_t i, n;
+	static const char *all = "ssh-ed25519,ecdsa-sha2-nistp256,"
+	    "ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"
+	    "rsa-sha2-256,ssh-rsa";
+	const char **algs = NULL;
+	struct buf want = BUF_INIT, pref = BUF_INIT;
+	char known[512];
+	const char *p, *e;
+	int nalgs;
 
 	/* Like OpenSSH: ask for the key type we already know, so a server
 	 * with several host keys is not mistaken for a changed one; for a new
 	 * host, prefer ed25519 as OpenSSH does. */
 	kh_known_algs(h->known_hosts, h->hostname, h->port, known,
 	    sizeof known);
-	snprintf(pref, sizeof pref, "%s", known);
-	for (i = 0; all[i] != NULL; i++) {
-		n = strlen(all[i]);
-		if (strstr(known, all[i]) != NULL)
+	buf_addf(&want, "%s%s%s", known, known[0] ? "," : "", all);
+	nalgs = libssh2_session_supported_algs(h->session,
+	    LIBSSH2_METHOD_HOSTKEY, &algs);
+	if (nalgs <= 0)
+		goto out;
+	/* libssh2 1.10 corrupts the list (overlapping memcpy) when it has
+	 * to drop an unsupported name itself: hand it only supported ones,
+	 * each once. */
+	for (p = want.data; *p != '\0'; p = *e ? e + 1 : e) {
+		size_t n;
+
+		e = p + strcspn(p, ",");
+		n = (size_t)(e - p);
+		if (n == 0 || !alg_supported(algs, nalgs, p, n))
 			continue;
-		if (strlen(pref) + n + 2 < sizeof pref) {
-			if (pref[0] != '\0')
-				strncat(pref, ",", sizeof pref - strlen(pref) - 1);
-			strncat(pref, all[i], sizeof pref - strlen(pref) - 1);
+		{
+			struct buf one = BUF_INIT;
+			const char *q;
+			int dup = 0;
+
+			buf_add(&one, p, n);
+			for (q = pref.data; (q = strstr(q, one.data)) != NULL;
+			    q += n)
+				if ((q == pref.data || q[-1] == ',') &&
+				    (q[n] == ',' || q[n] == '\0'))
+					dup = 1;
+			if (!dup) {
+				if (pref.len > 0)
+					buf_addc(&pref, ',');
+				buf_add(&pref, p, n);
+			}
+			buf_release(&one);
 		}
 	}
-	if (libssh2_session_method_pref(h->session, LIBSSH2_METHOD_HOSTKEY,
-	    pref) != 0 && known[0] != '\0')
+	if (pref.len > 0)
 		(void)libssh2_session_method_pref(h->session,
-		    LIBSSH2_METHOD_HOSTKEY, known);
+		    LIBSSH2_METHOD_HOSTKEY, pref.data);
+out:
+	if (algs != NULL)
+		libssh2_free(h->session, algs);
+	buf_release(&want);
+	buf_release(&pref);
 }
 
 static int
@@ -1338,4 +1381,16 @@ vz_ssh_public_keys(const char *identity, struct buf *lines)
 	buf_release(&path);
 	buf_release(&f);
 	return n;
+}
+
+char *
+vz_ssh_known_hosts_path(const char *inventory)
+{
+	struct buf b = BUF_INIT;
+	const char *slash = strrchr(inventory, '/');
+
+	if (slash != NULL)
+		buf_add(&b, inventory, (size_t)(slash - inventory) + 1);
+	buf_adds(&b, ".vzmaster/known_hosts");
+	return buf_detach(&b, NULL);
 }

@@ -181,6 +181,13 @@ int	vz_ssh_upload(struct vz_ssh *, struct vz_ssh_upload *);
  */
 int	vz_ssh_public_keys(const char *identity, struct buf *lines);
 
+/*
+ * The known_hosts file of the state folder next to the inventory:
+ * "DIR/.vzmaster/known_hosts" for "DIR/hosts.ini", ".vzmaster/known_hosts"
+ * for "hosts.ini".  Caller must free.
+ */
+char	*vz_ssh_known_hosts_path(const char *inventory_path);
+
 /* Parse "--connect-timeout" values: seconds, fractions allowed ("2.5").
  * Returns milliseconds, or -1 when not a number in (0, 3600]. */
 int	vz_ssh_parse_timeout(const char *);

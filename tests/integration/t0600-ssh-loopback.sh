@@ -228,6 +228,24 @@ test_expect_success 'fanout: every node gets a result, failures by name' '
 	test $(grep -o "\"rc\":0" o | wc -l) -eq 2
 '
 
+test_expect_success 'newnode --help, and usage errors exit 2' '
+	"$VZMASTER" newnode --help | grep -q -- "--password-file" &&
+	st=0; "$VZMASTER" newnode 2>e || st=$?; test $st -eq 2 &&
+	st=0; "$VZMASTER" newnode --port 0 h 2>e || st=$?; test $st -eq 2 &&
+	st=0; "$VZMASTER" newnode --user "Bad User" h 2>e || st=$?; test $st -eq 2 &&
+	st=0; "$VZMASTER" newnode --connect-timeout x h 2>e || st=$?; test $st -eq 2 &&
+	st=0; "$VZMASTER" newnode a b 2>e || st=$?; test $st -eq 2
+'
+
+# No key at all (empty $HOME, no agent): newnode can never log in to this
+# machine's loopback sshd, so it cannot change anything here.
+test_expect_success 'newnode: no password and no terminal is a clear error' '
+	mkdir -p cl nokeys && st=0
+	HOME="$TEST_TMP/nokeys" env -u VZMASTER_PASSWORD setsid "$VZMASTER" \
+		-C cl newnode --user vzt --port $PORT 127.0.0.1 </dev/null >o 2>e || st=$?
+	test $st -eq 1 && grep -q "password needed" e
+'
+
 # A connect timeout against an address that drops everything: inside a
 # network namespace of our own, 10.201.3.4 sits behind a veth pair whose
 # far end has no such address, and a permanent neighbour entry with a

@@ -161,6 +161,19 @@ test_expect_success 'fan-out to all nodes: the SSH connections overlap in time' 
 	     END { exit !(ms < me) }" iv
 '
 
+# keepalives + TCP_USER_TIMEOUT: an open session to a node that vanished
+# fails as DEAD instead of hanging (timeout(1) is only a safety net)
+test_expect_success 'an open session notices a vanished node' '
+	timeout 100 "$TOOL" -K "$KH" -l $U exec $IP2 sleep 600 >/dev/null 2>e &
+	tp=$!
+	until_true 20 supervise_pid n2 >/dev/null; sleep 2
+	fv vanish n2 >/dev/null 2>&1 || echo "vanish failed"
+	st=0; wait $tp || st=$?
+	fv boot n2 >/dev/null 2>&1 || echo "boot failed"
+	cat e; echo "exit $st"
+	test $st -eq 104 && grep -q "connection lost" e
+'
+
 test_expect_failure_code 1 'unreachable (cut) node fails within the connect timeout' '
 	fv cut n2 >/dev/null &&
 	st=0; nn --connect-timeout 2 --vendor acme $IP2 2>e || st=$?

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "knownhosts.h"
 #include "shquote.h"
+#include "ssh.h"
 #include "sshconfig.h"
 
 static char tmpdir[] = "/tmp/test-ssh.XXXXXX";
@@ -384,6 +385,19 @@ main(void)
 	if (mkdtemp(tmpdir) == NULL) {
 		perror("mkdtemp");
 		return 1;
+	}
+	{
+		char *p = vz_ssh_known_hosts_path("cloud/hosts.ini");
+
+		is_str(p, "cloud/.vzmaster/known_hosts", "state folder beside "
+		    "the inventory");
+		free(p);
+		p = vz_ssh_known_hosts_path("hosts.ini");
+		is_str(p, ".vzmaster/known_hosts", "inventory in the cwd");
+		free(p);
+		is_int(vz_ssh_parse_timeout("2.5"), 2500, "timeout in seconds");
+		is_int(vz_ssh_parse_timeout("0"), -1, "zero timeout refused");
+		is_int(vz_ssh_parse_timeout("5s"), -1, "junk refused");
 	}
 	test_patterns();
 	test_shquote();
