@@ -27,6 +27,8 @@ static const char usage_text[] =
 "  status [--root DIR]   node, image, pod and container state as JSON\n"
 "  run [--root DIR] SPEC run one pod in the foreground; Ctrl-C stops it\n"
 "  reload [--root DIR]   make the running supervisor re-read the specs\n"
+"  spec-put [--root DIR] POD   install the pod spec read from stdin\n"
+"  spec-rm [--root DIR] POD    remove a pod spec (the pod stops)\n"
 "  version               print the version\n"
 "  image-import, image-gc, image-list\n"
 "                        served by the helper vzexec-image\n"
@@ -250,6 +252,12 @@ main(int argc, char **argv)
 		if (argi != argc)
 			return usage(EXIT_USAGE);
 		return verb_reload(&o);
+	}
+	if (strcmp(verb, "spec-put") == 0 || strcmp(verb, "spec-rm") == 0) {
+		if (argi + 1 != argc)
+			return usage(EXIT_USAGE);
+		return verb[5] == 'p' ? specput_put(&o, argv[argi]) :
+		    specput_rm(&o, argv[argi]);
 	}
 	if (strcmp(verb, "bench-start") == 0) {
 		if (argi + 2 != argc || strtol(argv[argi + 1], NULL, 10) < 1)

@@ -194,6 +194,9 @@ pid_t	 probe_start(const struct json_value *probe, pid_t ctrpid);
 /* ---- supervise.c / status.c / nodeinfo.c ---- */
 
 int	 supervise_main(const struct vzopts *, const char *onespec);
+/* specput.c: spec-put (spec on stdin) and spec-rm; exit codes. */
+int	 specput_put(const struct vzopts *, const char *pod);
+int	 specput_rm(const struct vzopts *, const char *pod);
 int	 status_main(const struct vzopts *);
 void	 nodeinfo_write(struct json_writer *, const char *root);
 int	 supervisor_pid(const char *root);
