@@ -476,8 +476,11 @@ do_start(struct apply *a, struct cnode *n, const struct plan_action *act)
 		char *tail = log_tail(n, act->pod);
 		char e2[256];
 
-		/* Roll back: a replica that never became ready goes away. */
-		spec_rm(n, act->pod, e2, sizeof e2);
+		/* Roll back: a replica that never became ready goes away,
+		   and is gone before the next run may try again. */
+		if (spec_rm(n, act->pod, e2, sizeof e2) == 0)
+			wait_pod(n, act->pod, NULL, 1, a->timeout_s, e2,
+			    sizeof e2);
 		add_result(a, act, 0, 1, err, tail);
 		goto out;
 	}
