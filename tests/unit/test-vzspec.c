@@ -1,0 +1,125 @@
+/*
+ * test-vzspec: pod spec validation and capability sets of vzexec (spec.c,
+ * caps.c), built with the host compiler so the sanitizer pass covers them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "vzexec.h"
+
+static char dir[] = "/tmp/test-vzspec.XXXXXX";
+
+static int
+load(const char *name, const char *text, mode_t mode, char *err,
+    size_t errlen)
+{
+	struct vz_pod *p = NULL;
+	char path[256];
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof path, "%s/%s.json", dir, name);
+	if ((f = fopen(path, "w")) == NULL)
+		return -2;
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+	r = spec_load(path, name, &p, err, errlen);
+	spec_free(p);
+	unlink(path);
+	return r;
+}
+
+#define IMG "\"image\":\"abc123\""
+
+int
+main(void)
+{
+	const char *good = "{\"vzspec\":1,\"name\":\"web\",\"hash\":\"h\","
+	    "\"restartPolicy\":\"OnFailure\",\"volumes\":[{\"name\":\"d\","
+	    "\"emptyDir\":{}}],\"containers\":[{\"name\":\"app\"," IMG ","
+	    "\"command\":[\"/bin/sh\"],\"volumeMounts\":[{\"name\":\"d\","
+	    "\"mountPath\":\"/data\"}],\"capAdd\":[\"NET_ADMIN\"]}]}";
+	struct vz_pod *p = NULL;
+	struct json_value *v;
+	char err[256], path[256];
+	uint64_t caps;
+	FILE *f;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+
+	is_int(load("web", good, 0644, err, sizeof err), 0, "a good spec loads");
+	if (getuid() == 0) {
+		is_int(load("web", good, 0664, err, sizeof err), -1,
+		    "a group-writable spec is refused");
+		ok(strstr(err, "refused") != NULL, "with a reason: %s", err);
+	}
+	is_int(load("web", "{\"vzspec\":1,", 0644, err, sizeof err), -1,
+	    "truncated JSON is refused");
+	ok(strstr(err, "malformed") != NULL, "as malformed: %s", err);
+	is_int(load("other", good, 0644, err, sizeof err), -1,
+	    "name must match the file name");
+	is_int(load("web", "{\"vzspec\":2,\"name\":\"web\",\"containers\":[]}",
+	    0644, err, sizeof err), -1, "unknown vzspec version is refused");
+	is_int(load("web", "{\"vzspec\":1,\"name\":\"web\",\"containers\":"
+	    "[{\"name\":\"a\",\"image\":\"NOTHEX\"}]}", 0644, err, sizeof err),
+	    -1, "image must be a hex id");
+	is_int(load("web", "{\"vzspec\":1,\"name\":\"web\",\"containers\":"
+	    "[{\"name\":\"a\"," IMG ",\"volumeMounts\":[{\"name\":\"x\","
+	    "\"mountPath\":\"/d\"}]}]}", 0644, err, sizeof err), -1,
+	    "a mount of an undeclared volume is refused");
+	is_int(load("web", "{\"vzspec\":1,\"name\":\"web\",\"volumes\":[{"
+	    "\"name\":\"x\",\"emptyDir\":{}}],\"containers\":[{\"name\":\"a\","
+	    IMG ",\"volumeMounts\":[{\"name\":\"x\",\"mountPath\":"
+	    "\"/d/../../etc\"}]}]}", 0644, err, sizeof err), -1,
+	    "a mountPath with .. is refused");
+	is_int(load("web", "{\"vzspec\":1,\"name\":\"web\",\"containers\":"
+	    "[{\"name\":\"a\"," IMG "},{\"name\":\"a\"," IMG "}]}", 0644, err,
+	    sizeof err), -1, "duplicate container names are refused");
+	is_int(load("web", "{\"vzspec\":1,\"name\":\"web\",\"containers\":"
+	    "[{\"name\":\"a\"," IMG ",\"capAdd\":[\"NOPE\"]}]}", 0644, err,
+	    sizeof err), -1, "an unknown capability is refused");
+	is_int(load("web", "{\"vzspec\":1,\"name\":\"web\",\"containers\":"
+	    "[{\"name\":\"a\"," IMG ",\"memoryLimit\":-5}]}", 0644, err,
+	    sizeof err), -1, "a negative memoryLimit is refused");
+
+	snprintf(path, sizeof path, "%s/web.json", dir);
+	f = fopen(path, "w");
+	fputs(good, f);
+	fclose(f);
+	chmod(path, 0644);
+	if (spec_load(path, "web", &p, err, sizeof err) == 0) {
+		is_int((int)p->policy, RP_ONFAILURE, "restartPolicy parsed");
+		is_int(p->grace, 30, "grace defaults to 30 s");
+		is_int((int)p->nctr, 1, "one container");
+		is_str(p->ctr[0].name, "app", "container name");
+		is_int(p->ctr[0].last_exit, -1, "no exit yet");
+		ok(p->fp != 0, "content fingerprint set");
+		spec_free(p);
+	} else
+		ok(0, "reload of the good spec: %s", err);
+	unlink(path);
+
+	if (json_parse("{}", 2, &v, err, sizeof err) == 0) {
+		ok(caps_compute(v, &caps, err, sizeof err) == 0 &&
+		    caps == 0x800405fbULL, "default set is Podman's");
+		json_free(v);
+	}
+	const char *cj = "{\"capDrop\":[\"ALL\"],\"capAdd\":[\"cap_kill\"]}";
+	if (json_parse(cj, strlen(cj), &v, err, sizeof err) == 0) {
+		ok(caps_compute(v, &caps, err, sizeof err) == 0 &&
+		    caps == 0x20ULL, "drop ALL, add cap_kill");
+		json_free(v);
+	} else
+		ok(0, "parse: %s", err);
+	is_int(caps_from_name("CAP_SYS_ADMIN"), 21, "CAP_ prefix accepted");
+	ok(spec_name_ok("a-b1") && !spec_name_ok("-a") && !spec_name_ok("A"),
+	    "DNS-1123 labels");
+	rmdir(dir);
+	return done_testing();
+}
