@@ -102,6 +102,8 @@ parse_container(const struct json_value *c, struct node_container *nc,
 	if (opt_string(c, "name", &nc->name, ctx, err, errlen) == -1 ||
 	    opt_string(c, "state", &nc->state, ctx, err, errlen) == -1 ||
 	    opt_string(c, "reason", &nc->reason, ctx, err, errlen) == -1 ||
+	    opt_string(c, "runningHash", &nc->running_hash, ctx, err,
+	    errlen) == -1 ||
 	    opt_int(c, "pid", &nc->pid, 0, ctx, err, errlen) == -1 ||
 	    opt_int(c, "startedAt", &nc->started_at, 0, ctx, err, errlen) == -1 ||
 	    opt_int(c, "restarts", &nc->restarts, 0, ctx, err, errlen) == -1 ||
@@ -261,6 +263,7 @@ node_state_release(struct node_state *ns)
 			free(p->containers[j].name);
 			free(p->containers[j].state);
 			free(p->containers[j].reason);
+			free(p->containers[j].running_hash);
 		}
 		free(p->containers);
 		free(p->name);
@@ -305,9 +308,13 @@ node_pod_healthy(const struct node_pod *p)
 
 	if (p == NULL || p->error != NULL || p->ncontainers == 0)
 		return 0;
-	for (i = 0; i < p->ncontainers; i++)
+	for (i = 0; i < p->ncontainers; i++) {
 		if (strcmp(p->containers[i].state, "running") != 0 ||
 		    !p->containers[i].ready)
 			return 0;
+		if (p->hash != NULL && p->containers[i].running_hash != NULL &&
+		    strcmp(p->hash, p->containers[i].running_hash) != 0)
+			return 0;
+	}
 	return 1;
 }

@@ -16,6 +16,7 @@ struct node_container {
 	char	*name;
 	char	*state;		/* waiting running backoff stopped failed */
 	char	*reason;	/* NULL when none */
+	char	*running_hash;	/* spec hash of the copy that runs, or NULL */
 	int64_t	 pid;
 	int64_t	 started_at;	/* unix seconds, 0 unknown */
 	int64_t	 restarts;
@@ -59,7 +60,8 @@ void	 node_state_release(struct node_state *);
 const struct node_pod *node_state_pod(const struct node_state *,
 	     const char *name);
 int	 node_state_has_image(const struct node_state *, const char *id);
-/* A pod is healthy when every container is running and ready. */
+/* A pod is healthy when every container is running and ready, and runs
+ * the spec the pod reports (not an old copy still stopping). */
 int	 node_pod_healthy(const struct node_pod *);
 
 #endif

@@ -621,7 +621,7 @@ static void
 load_specs(int adopt)
 {
 	char dir[PATH_MAX], path[PATH_MAX], name[VZ_NAME_MAX + 1], err[256];
-	struct vz_pod *p, *old, *np;
+	struct vz_pod *p, *old, *np, *stopping;
 	struct dirent *d;
 	size_t n;
 	DIR *dp;
@@ -645,15 +645,37 @@ load_specs(int adopt)
 			if (strcmp(old->name, name) == 0 && !old->removing)
 				break;
 		}
-		if (old != NULL)
+		if (old == NULL) {
+			/* Still stopping an earlier version of this name? */
+			for (stopping = pods; stopping != NULL;
+			    stopping = stopping->next)
+				if (strcmp(stopping->name, name) == 0)
+					break;
+		} else {
 			old->seen = 1;
+			stopping = NULL;
+		}
+		if (stopping != NULL)
+			stopping->seen = 1;
 		if (spec_load(path, name, &np, err, sizeof err) != 0) {
 			vzlog(1, "pod spec '%s': %s: pod not started%s", path,
 			    err, old != NULL ? " (the running version stays)" :
 			    "");
 			continue;
 		}
-		if (old == NULL)
+		if (old == NULL && stopping != NULL) {
+			/* Never two copies at once (ports, volumes): the new
+			   spec starts when the old copy has stopped. */
+			if (stopping->successor != NULL &&
+			    stopping->successor->fp == np->fp)
+				spec_free(np);
+			else {
+				vzlog(0, "%s: still stopping; the new spec "
+				    "starts when it has stopped", name);
+				spec_free(stopping->successor);
+				stopping->successor = np;
+			}
+		} else if (old == NULL)
 			pod_add(np, adopt);
 		else if (old->fp == np->fp)
 			spec_free(np);
@@ -667,6 +689,11 @@ load_specs(int adopt)
 	}
 	closedir(dp);
 	for (p = pods; p != NULL; p = p->next) {
+		if (!p->seen && p->removing && p->successor != NULL) {
+			/* removed again before its successor could start */
+			spec_free(p->successor);
+			p->successor = NULL;
+		}
 		if (!p->seen && !p->removing) {
 			vzlog(0, "%s: spec removed, stopping", p->name);
 			p->removing = 1;

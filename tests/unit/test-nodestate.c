@@ -15,7 +15,7 @@ static const char good[] =
 "\"pods\":[{\"name\":\"web\",\"hash\":\"h1\",\"error\":null,"
 "\"containers\":[{\"name\":\"app\",\"state\":\"running\",\"reason\":null,"
 "\"pid\":99,\"startedAt\":1700000000,\"restarts\":2,\"lastExitCode\":137,"
-"\"ready\":true,\"memoryBytes\":4096}]},"
+"\"ready\":true,\"memoryBytes\":4096,\"runningHash\":\"h1\"}]},"
 "{\"name\":\"db\",\"hash\":\"h2\",\"containers\":[{\"name\":\"pg\","
 "\"state\":\"backoff\",\"reason\":\"executable not found\"}]}]}";
 
@@ -56,6 +56,10 @@ main(void)
 	ok(p != NULL && p->ncontainers == 1, "pod web found");
 	is_int(p->containers[0].restarts, 2, "restarts");
 	ok(node_pod_healthy(p), "web healthy");
+	p = node_state_pod(&ns, "web");
+	free(p->containers[0].running_hash);
+	((struct node_pod *)p)->containers[0].running_hash = strdup("h0");
+	ok(!node_pod_healthy(p), "an old copy still running is not healthy");
 	p = node_state_pod(&ns, "db");
 	ok(p != NULL && !node_pod_healthy(p), "db not healthy");
 	is_str(p->containers[0].reason, "executable not found", "reason");
