@@ -14,12 +14,24 @@
 
 #include "cmd.h"
 
+extern const struct cmd_entry cmd_delta_entry;
+extern const struct cmd_entry cmd_deploy_entry;
 extern const struct cmd_entry cmd_help_entry;
 extern const struct cmd_entry cmd_image_entry;
+extern const struct cmd_entry cmd_kill_entry;
+extern const struct cmd_entry cmd_newnode_entry;
+extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_validate_entry;
 
 const struct cmd_entry *const cmd_table[] = {
+	&cmd_delta_entry,
+	&cmd_deploy_entry,
 	&cmd_help_entry,
 	&cmd_image_entry,
+	&cmd_kill_entry,
+	&cmd_newnode_entry,
+	&cmd_status_entry,
+	&cmd_validate_entry,
 	NULL
 };
 

@@ -1,0 +1,253 @@
+/*
+ * cluster: configuration, node selection and the parallel probe shared by
+ * the node-facing commands.  The probe is the only place that decides a
+ * node is reachable: an SSH failure or a status that does not parse both
+ * make it unreachable, with the reason kept for the report.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cluster.h"
+#include "fanout.h"
+#include "ssh.h"
+
+static char *
+dir_of(const char *path)
+{
+	char *copy = xstrdup(path), *d, *out;
+
+	d = dirname(copy);
+	out = xstrdup(d);
+	free(copy);
+	return out;
+}
+
+int
+cluster_load(struct cluster *cl, struct vz_ctx *ctx, int flags)
+{
+	struct diags d = DIAGS_INIT;
+	struct buf b = BUF_INIT;
+	char *dir;
+	int rc = VZ_EXIT_OK;
+
+	memset(cl, 0, sizeof *cl);
+	cl->ctx = ctx;
+	cl->connect_timeout_ms = VZ_SSH_CONNECT_TIMEOUT_MS;
+	if (inventory_load(ctx->inventory_path, &cl->inv, &d) == -1)
+		rc = VZ_EXIT_USAGE;
+	if ((flags & CLUSTER_NEED_PODS) &&
+	    pod_load(ctx->pods_path, &cl->pods, &d) == -1)
+		rc = VZ_EXIT_USAGE;
+	diag_print(&d, stderr);
+	diag_release(&d);
+	if (rc != VZ_EXIT_OK)
+		return rc;
+	dir = dir_of(ctx->inventory_path);
+	buf_addf(&b, "%s/.vzmaster", dir);
+	free(dir);
+	cl->state_dir = buf_detach(&b, NULL);
+	buf_addf(&b, "%s/known_hosts", cl->state_dir);
+	cl->known_hosts = buf_detach(&b, NULL);
+	return VZ_EXIT_OK;
+}
+
+int
+cluster_select(struct cluster *cl, const char *limit)
+{
+	size_t *idx = NULL, n = 0, i;
+	char err[512];
+
+	if (limit == NULL) {
+		cl->nnodes = cl->inv->nhosts;
+		cl->nodes = xcalloc(cl->nnodes, sizeof *cl->nodes);
+		for (i = 0; i < cl->nnodes; i++)
+			cl->nodes[i].host = &cl->inv->hosts[i];
+		return VZ_EXIT_OK;
+	}
+	if (inventory_match(cl->inv, limit, &idx, &n, err, sizeof err) == -1) {
+		vz_error("-l '%s': %s", limit, err);
+		return VZ_EXIT_USAGE;
+	}
+	cl->nnodes = n;
+	cl->nodes = xcalloc(n, sizeof *cl->nodes);
+	for (i = 0; i < n; i++)
+		cl->nodes[i].host = &cl->inv->hosts[idx[i]];
+	free(idx);
+	return VZ_EXIT_OK;
+}
+
+struct cnode *
+cluster_node(struct cluster *cl, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cl->nnodes; i++)
+		if (strcmp(cl->nodes[i].host->name, name) == 0)
+			return &cl->nodes[i];
+	return NULL;
+}
+
+static void
+ssh_log(void *arg, int level, const char *msg)
+{
+	struct cluster *cl = arg;
+
+	if (cl->ctx->verbosity >= level)
+		fprintf(stderr, "vzmaster: %s\n", msg);
+}
+
+static int
+probe_one(struct vz_fanout_job *job, void *arg)
+{
+	struct cluster *cl = arg;
+	struct cnode *n = job->arg;
+	struct vz_ssh_opts o;
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	o.name = n->host->name;
+	o.host = n->host->address;
+	o.port = n->host->port;
+	o.user = n->host->user;
+	o.identity = cl->identity;
+	o.known_hosts = cl->known_hosts;
+	o.hostkey_policy = VZ_HOSTKEY_STRICT;
+	o.connect_timeout_ms = cl->connect_timeout_ms;
+	o.command_timeout_ms = 60000;
+	o.log = ssh_log;
+	o.log_arg = cl;
+	n->ssh = vz_ssh_new(&o);
+	rc = vz_ssh_connect(n->ssh);
+	vz_fanout_note_ssh(job, n->ssh);
+	vz_ssh_connect_times(n->ssh, &n->t_connect_start, &n->t_connect_end);
+	if (rc != VZ_SSH_OK) {
+		n->ssh_rc = rc;
+		snprintf(n->err, sizeof n->err, "%s", vz_ssh_error(n->ssh));
+		vz_ssh_free(n->ssh);
+		n->ssh = NULL;
+		return rc;
+	}
+	if (cnode_refresh(n, n->err, sizeof n->err) == -1)
+		return -1;
+	n->reachable = 1;
+	return 0;
+}
+
+void
+cluster_probe(struct cluster *cl)
+{
+	struct vz_fanout_job *jobs;
+	char err[256];
+	size_t i;
+
+	if (cl->nnodes == 0)
+		return;
+	jobs = xcalloc(cl->nnodes, sizeof *jobs);
+	for (i = 0; i < cl->nnodes; i++) {
+		jobs[i].name = cl->nodes[i].host->name;
+		jobs[i].arg = &cl->nodes[i];
+	}
+	if (vz_fanout_run(jobs, cl->nnodes, cl->ctx->jobs, probe_one, cl, err,
+	    sizeof err) == -1)
+		for (i = 0; i < cl->nnodes; i++)
+			snprintf(cl->nodes[i].err, sizeof cl->nodes[i].err,
+			    "%s", err);
+	free(jobs);
+}
+
+int
+cnode_vzexec(struct cnode *n, const char *const *args, const char *in,
+    size_t inlen, struct buf *out, int *status, char *err, size_t errlen)
+{
+	const char *argv[32];
+	struct vz_ssh_cmd cmd;
+	size_t i, k = 0;
+	int rc;
+
+	*status = -1;
+	if (n->ssh == NULL) {
+		snprintf(err, errlen, "%s: not connected", n->host->name);
+		return -1;
+	}
+	argv[k++] = VZEXEC_NODE_PATH;
+	for (i = 0; args[i] != NULL && k < 31; i++)
+		argv[k++] = args[i];
+	argv[k] = NULL;
+	vz_ssh_cmd_init(&cmd, argv);
+	cmd.in = in;
+	cmd.inlen = inlen;
+	rc = vz_ssh_exec(n->ssh, &cmd);
+	if (rc != VZ_SSH_OK) {
+		snprintf(err, errlen, "%s: vzexec %s: %s", n->host->name,
+		    args[0], vz_ssh_error(n->ssh));
+		if (rc == VZ_SSH_DEAD) {
+			vz_ssh_free(n->ssh);
+			n->ssh = NULL;
+		}
+		vz_ssh_cmd_release(&cmd);
+		return -1;
+	}
+	*status = cmd.status;
+	if (out != NULL)
+		buf_add(out, cmd.out.data, cmd.out.len);
+	if (cmd.status != 0) {
+		char *nl = strchr(cmd.err.data, '\n');
+		int len = nl ? (int)(nl - cmd.err.data) : (int)cmd.err.len;
+
+		if (len > 400)
+			len = 400;
+		snprintf(err, errlen, "%s: vzexec %s: %.*s", n->host->name,
+		    args[0], len, len > 0 ? cmd.err.data :
+		    "failed without a message");
+		vz_ssh_cmd_release(&cmd);
+		return -1;
+	}
+	vz_ssh_cmd_release(&cmd);
+	return 0;
+}
+
+int
+cnode_refresh(struct cnode *n, char *err, size_t errlen)
+{
+	static const char *const args[] = { "status", NULL };
+	struct node_state st;
+	struct buf out = BUF_INIT;
+	char perr[512];
+	int status;
+
+	if (cnode_vzexec(n, args, NULL, 0, &out, &status, err, errlen) == -1) {
+		buf_release(&out);
+		return -1;
+	}
+	if (node_state_parse(out.data, out.len, &st, perr, sizeof perr) == -1) {
+		snprintf(err, errlen, "%s: %s", n->host->name, perr);
+		buf_release(&out);
+		return -1;
+	}
+	buf_release(&out);
+	node_state_release(&n->st);
+	n->st = st;
+	return 0;
+}
+
+void
+cluster_release(struct cluster *cl)
+{
+	size_t i;
+
+	for (i = 0; i < cl->nnodes; i++) {
+		vz_ssh_free(cl->nodes[i].ssh);
+		node_state_release(&cl->nodes[i].st);
+	}
+	free(cl->nodes);
+	if (cl->inv != NULL)
+		inventory_free(cl->inv);
+	pod_set_release(&cl->pods);
+	free(cl->state_dir);
+	free(cl->known_hosts);
+	memset(cl, 0, sizeof *cl);
+}

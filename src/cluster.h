@@ -1,0 +1,76 @@
+/*
+ * cluster: what every node-facing command (deploy, status, kill, logs)
+ * shares.  Loads the configuration (errors printed once, exit 2), knows
+ * where the state folder is, selects nodes with -l, and probes them all in
+ * parallel: one SSH connection per node, kept open for the command's later
+ * work, and one `vzexec status` whose answer is parsed into nodestate.
+ */
+#ifndef VZ_CLUSTER_H
+#define VZ_CLUSTER_H
+
+#include "buf.h"
+#include "cmd.h"
+#include "diag.h"
+#include "inventory.h"
+#include "nodestate.h"
+#include "pod.h"
+
+struct vz_ssh;
+
+/* Where vzexec lives on a node (newnode installs it there). */
+#define VZEXEC_NODE_PATH	"/usr/local/sbin/vzexec"
+#define VZ_NODE_ROOT		"/var/lib/vz"
+
+struct cnode {
+	const struct inv_host	*host;
+	struct vz_ssh		*ssh;		/* open after a good probe */
+	int			 reachable;	/* answered with a status */
+	int			 ssh_rc;	/* VZ_SSH_* of the failure */
+	char			 err[1024];	/* why not reachable */
+	struct node_state	 st;
+	double			 t_connect_start, t_connect_end;
+};
+
+struct cluster {
+	struct vz_ctx		*ctx;
+	struct inventory	*inv;
+	struct pod_set		 pods;
+	char			*state_dir;	/* .vzmaster next to inventory */
+	char			*known_hosts;
+	const char		*identity;	/* -k FILE or NULL */
+	int			 connect_timeout_ms;
+	struct cnode		*nodes;		/* the selected nodes */
+	size_t			 nnodes;
+};
+
+#define CLUSTER_NEED_PODS	0x1
+
+/*
+ * Load the inventory (and the pods with CLUSTER_NEED_PODS), printing every
+ * diagnostic.  Returns VZ_EXIT_OK or VZ_EXIT_USAGE (configuration error).
+ */
+int	 cluster_load(struct cluster *, struct vz_ctx *, int flags);
+/* Select the nodes matching limit (NULL: all).  VZ_EXIT_* code. */
+int	 cluster_select(struct cluster *, const char *limit);
+/* Connect to every selected node and read its status, in parallel. */
+void	 cluster_probe(struct cluster *);
+void	 cluster_release(struct cluster *);
+
+struct cnode *cluster_node(struct cluster *, const char *name);
+
+/*
+ * Run `vzexec VERB ARGS...` on the node (through sudo when needed), with
+ * optional stdin.  Returns 0 when it exited 0; else -1 with err holding
+ * "NODE: vzexec VERB: <first line of its stderr or the SSH error>" and
+ * *status the exit status (-1 when it did not run).
+ */
+int	 cnode_vzexec(struct cnode *, const char *const *args, const char *in,
+	     size_t inlen, struct buf *out, int *status, char *err,
+	     size_t errlen);
+/* Re-read the node's status into n->st.  0 or -1 with err. */
+int	 cnode_refresh(struct cnode *, char *err, size_t errlen);
+
+/* "--connect-timeout S" and "-k FILE" are parsed by several commands. */
+#define CLUSTER_OPT_CONNECT_TIMEOUT	0x1101
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * specput: the node verbs the master uses to change what a node runs:
+ *   vzexec spec-put [--root DIR] POD   (the spec JSON on standard input)
+ *   vzexec spec-rm  [--root DIR] POD
+ * A new spec is checked with the same loader the supervisor uses before it
+ * replaces anything (a bad spec never stops a good pod), written with
+ * fsync + rename, and the supervisor is told with SIGHUP.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "vzexec.h"
+
+#define SPEC_MAX	(1u << 20)
+
+static int
+fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd == -1)
+		return -1;
+	fsync(fd);
+	close(fd);
+	return 0;
+}
+
+static int
+notify(const struct vzopts *o, const char *verb, const char *pod)
+{
+	int pid = supervisor_pid(o->root);
+
+	if (pid <= 0) {
+		fprintf(stderr, "vzexec: %s: '%s' saved, but no supervisor runs "
+		    "for '%s' (is vzexec registered with init?)\n", verb, pod,
+		    o->root);
+		return 1;
+	}
+	if (kill(pid, SIGHUP) != 0) {
+		fprintf(stderr, "vzexec: %s: cannot signal the supervisor "
+		    "(pid %d): %s\n", verb, pid, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+int
+specput_put(const struct vzopts *o, const char *pod)
+{
+	struct buf in = BUF_INIT, old = BUF_INIT;
+	struct vz_pod *p = NULL;
+	char dir[4096], path[4200], tmp[4300], err[512];
+	ssize_t n;
+	char chunk[8192];
+	int fd = -1, rc = 1;
+
+	if (!spec_name_ok(pod)) {
+		fprintf(stderr, "vzexec: spec-put: invalid pod name '%s'\n",
+		    pod);
+		return 2;
+	}
+	for (;;) {
+		n = read(STDIN_FILENO, chunk, sizeof chunk);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "vzexec: spec-put: reading the spec: "
+			    "%s\n", strerror(errno));
+			goto out;
+		}
+		if (in.len + (size_t)n > SPEC_MAX) {
+			fprintf(stderr, "vzexec: spec-put: spec larger than "
+			    "%u bytes\n", SPEC_MAX);
+			goto out;
+		}
+		buf_add(&in, chunk, (size_t)n);
+	}
+	snprintf(dir, sizeof dir, "%s/pods", o->root);
+	if (mkdir_p(dir, 0755) == -1) {
+		fprintf(stderr, "vzexec: spec-put: cannot create '%s': %s\n",
+		    dir, strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof path, "%s/%s.json", dir, pod);
+	if (buf_read_file(&old, path, SPEC_MAX) == 0 && old.len == in.len &&
+	    memcmp(old.data, in.data, in.len) == 0) {
+		rc = 0;		/* unchanged: nothing to tell anyone */
+		goto out;
+	}
+	snprintf(tmp, sizeof tmp, "%s/.%s.json.tmp", dir, pod);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0644)) == -1 ||
+	    fchmod(fd, 0644) == -1 ||
+	    write(fd, in.data, in.len) != (ssize_t)in.len ||
+	    fsync(fd) == -1) {
+		fprintf(stderr, "vzexec: spec-put: cannot write '%s': %s\n",
+		    tmp, strerror(errno));
+		goto out;
+	}
+	close(fd);
+	fd = -1;
+	/* The supervisor's own checks, before the file counts. */
+	if (spec_load(tmp, pod, &p, err, sizeof err) == -1) {
+		fprintf(stderr, "vzexec: spec-put: '%s' refused: %s\n", pod,
+		    err);
+		unlink(tmp);
+		goto out;
+	}
+	spec_free(p);
+	if (rename(tmp, path) == -1) {
+		fprintf(stderr, "vzexec: spec-put: cannot rename to '%s': %s\n",
+		    path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	fsync_dir(dir);
+	rc = notify(o, "spec-put", pod);
+out:
+	if (fd != -1) {
+		close(fd);
+		unlink(tmp);
+	}
+	buf_release(&in);
+	buf_release(&old);
+	return rc;
+}
+
+int
+specput_rm(const struct vzopts *o, const char *pod)
+{
+	char dir[4096], path[4200];
+
+	if (!spec_name_ok(pod)) {
+		fprintf(stderr, "vzexec: spec-rm: invalid pod name '%s'\n", pod);
+		return 2;
+	}
+	snprintf(dir, sizeof dir, "%s/pods", o->root);
+	snprintf(path, sizeof path, "%s/%s.json", dir, pod);
+	if (unlink(path) == -1) {
+		if (errno == ENOENT) {
+			/* Already gone: idempotent, but make sure a supervisor
+			   that missed the change hears of it. */
+			int pid = supervisor_pid(o->root);
+
+			if (pid > 0)
+				kill(pid, SIGHUP);
+			return 0;
+		}
+		fprintf(stderr, "vzexec: spec-rm: cannot remove '%s': %s\n",
+		    path, strerror(errno));
+		return 1;
+	}
+	fsync_dir(dir);
+	return notify(o, "spec-rm", pod);
+}

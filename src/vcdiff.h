@@ -1,0 +1,61 @@
+/*
+ * vcdiff: an RFC 3284 (VCDIFF) delta encoder and decoder, interoperable with
+ * the xdelta3 tool in both directions.  Shared by vzmaster and the static
+ * node helper, so it depends on libc and buf only.
+ *
+ * The decoder accepts the default code table, VCD_SOURCE and VCD_TARGET
+ * windows and xdelta3's extensions (VCD_ADLER32 window checksums, which it
+ * verifies, and the application header, which it skips).  It refuses
+ * secondary compression and custom code tables with a clear message.  Every
+ * size, address and instruction is checked against the window: corrupt
+ * input is an error, never a crash.  Memory is bounded by about two target
+ * windows (at most 16 MiB each), whatever the size of the files.
+ *
+ * The encoder writes what `xdelta3 -d -s BASE` decodes: VCD_SOURCE windows
+ * of at most 8 MiB of target, the default code table, VCD_ADLER32 checksums.
+ *
+ * All functions return 0, or -1 with a message in err.
+ */
+#ifndef VZ_VCDIFF_H
+#define VZ_VCDIFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+
+struct vcdiff_stats {
+	uint64_t	source_len, target_len, delta_len;
+	uint32_t	windows;
+	uint64_t	copy_bytes, add_bytes, run_bytes;
+};
+
+/* Largest target window accepted when decoding (xdelta3's hard limit). */
+#define VCDIFF_MAX_WINDOW	(16u << 20)
+/* Target window size the encoder writes. */
+#define VCDIFF_ENC_WINDOW	(8u << 20)
+
+/*
+ * Encode target_fd (a file or a pipe) against source_fd (a regular file,
+ * mapped; -1 for none) into out_fd.  st may be NULL.
+ */
+int	vcdiff_encode(int source_fd, int target_fd, int out_fd,
+	    struct vcdiff_stats *st, char *err, size_t errlen);
+
+/*
+ * Decode delta_fd (a file or a pipe) against source_fd (a regular file,
+ * mapped; -1 for none) into out_fd.  VCD_TARGET windows need out_fd to be
+ * readable with pread (a regular file opened O_RDWR).  st may be NULL.
+ */
+int	vcdiff_decode(int source_fd, int delta_fd, int out_fd,
+	    struct vcdiff_stats *st, char *err, size_t errlen);
+
+/* The same on memory: appends the target to out.  For tests and fuzzing. */
+int	vcdiff_decode_mem(const uint8_t *src, size_t srclen,
+	    const uint8_t *delta, size_t dlen, struct buf *out,
+	    char *err, size_t errlen);
+
+/* Adler-32 as xdelta3 computes it for VCD_ADLER32 (start with 1). */
+uint32_t	vcdiff_adler32(uint32_t adler, const uint8_t *, size_t);
+
+#endif

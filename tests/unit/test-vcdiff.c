@@ -1,0 +1,575 @@
+/*
+ * test-vcdiff: the VCDIFF encoder and decoder on their own.  Round trips
+ * through files (encoder) and memory and files (decoder), a hand-made delta
+ * that uses every instruction type and address mode of the default code
+ * table, xdelta3's extensions, and corrupt input (every truncation, every
+ * bit flip) that must fail cleanly or decode, never crash.  Run under ASan
+ * by scripts/check-all.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "tap.h"
+#include "vcdiff.h"
+
+static uint64_t rng = 0x12345678abcdefULL;
+
+static uint32_t
+rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng >> 11);
+}
+
+static void
+fill_random(uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)rnd();
+}
+
+static int
+mem_fd(const void *p, size_t n)
+{
+	FILE *fp = tmpfile();
+	int fd;
+
+	if (fp == NULL)
+		abort();
+	fd = dup(fileno(fp));
+	fclose(fp);
+	if (n > 0 && write(fd, p, n) != (ssize_t)n)
+		abort();
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+static void
+slurp_fd(int fd, struct buf *b)
+{
+	char tmp[65536];
+	ssize_t n;
+
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, tmp, sizeof tmp)) > 0)
+		buf_add(b, tmp, (size_t)n);
+}
+
+/*
+ * Encodes tgt against src, decodes the delta in memory and through files,
+ * and checks both give tgt back.  Leaves the delta in *delta if given.
+ */
+static int
+roundtrip(const char *name, const uint8_t *src, size_t slen,
+    const uint8_t *tgt, size_t tlen, struct buf *delta,
+    struct vcdiff_stats *stp)
+{
+	struct vcdiff_stats st, dst;
+	struct buf d = BUF_INIT, out = BUF_INIT, out2 = BUF_INIT;
+	char err[256] = "";
+	int sfd, tfd, dfd, ofd, ok1, ok2, ok3;
+
+	sfd = src != NULL ? mem_fd(src, slen) : -1;
+	tfd = mem_fd(tgt, tlen);
+	dfd = mem_fd(NULL, 0);
+	ok1 = vcdiff_encode(sfd, tfd, dfd, &st, err, sizeof err) == 0;
+	if (!ok1)
+		diag_note("%s: encode: %s", name, err);
+	slurp_fd(dfd, &d);
+	ok2 = ok1 && vcdiff_decode_mem(src, slen, (uint8_t *)d.data, d.len,
+	    &out, err, sizeof err) == 0 && out.len == tlen &&
+	    (tlen == 0 || memcmp(out.data, tgt, tlen) == 0);
+	if (ok1 && !ok2)
+		diag_note("%s: decode_mem: %s (len %zu want %zu)", name, err,
+		    out.len, tlen);
+	ofd = mem_fd(NULL, 0);
+	lseek(dfd, 0, SEEK_SET);
+	ok3 = ok2 && vcdiff_decode(sfd, dfd, ofd, &dst, err, sizeof err) == 0;
+	if (ok3) {
+		slurp_fd(ofd, &out2);
+		ok3 = out2.len == tlen && (tlen == 0 ||
+		    memcmp(out2.data, tgt, tlen) == 0) &&
+		    dst.target_len == tlen && dst.delta_len == d.len &&
+		    st.delta_len == d.len && st.target_len == tlen;
+	} else if (ok2)
+		diag_note("%s: decode: %s", name, err);
+	ok(ok1 && ok2 && ok3, "round trip: %s (%zu -> %zu bytes, delta %zu)",
+	    name, slen, tlen, d.len);
+	if (delta != NULL) {
+		buf_reset(delta);
+		buf_add(delta, d.data, d.len);
+	}
+	if (stp != NULL)
+		*stp = st;
+	if (sfd != -1)
+		close(sfd);
+	close(tfd);
+	close(dfd);
+	close(ofd);
+	buf_release(&d);
+	buf_release(&out);
+	buf_release(&out2);
+	return ok1 && ok2 && ok3;
+}
+
+static void
+test_roundtrips(void)
+{
+	struct vcdiff_stats st;
+	struct buf delta = BUF_INIT;
+	uint8_t *a, *b;
+	size_t n = 1 << 20, i, j;
+
+	a = malloc(24 << 20);
+	b = malloc(24 << 20);
+	fill_random(a, n);
+
+	roundtrip("no source, empty target", NULL, 0, a, 0, NULL, NULL);
+	roundtrip("empty source, empty target", a, 0, a, 0, NULL, NULL);
+	roundtrip("empty source", a, 0, a, 1000, NULL, NULL);
+	roundtrip("no source, random", NULL, 0, a, n, NULL, NULL);
+	roundtrip("empty target", a, n, a, 0, NULL, NULL);
+	roundtrip("one byte", a, 1, a + 5, 1, NULL, NULL);
+	roundtrip("identical", a, n, a, n, &delta, &st);
+	ok(delta.len < 200 && st.copy_bytes == n,
+	    "identical: all COPY, tiny delta (%zu bytes)", delta.len);
+
+	fill_random(b, n);
+	roundtrip("unrelated random", a, n, b, n, &delta, NULL);
+	ok(delta.len < n + n / 50, "random: delta not much bigger than data "
+	    "(%zu)", delta.len);
+
+	memcpy(b, a, n);
+	for (i = 0; i < 20; i++)
+		b[rnd() % n] ^= 0x5a;
+	roundtrip("20 byte edits", a, n, b, n, &delta, NULL);
+	ok(delta.len < 1000, "20 byte edits: small delta (%zu)", delta.len);
+
+	/* insert 100 bytes in the middle, delete 300 further on */
+	memcpy(b, a, n / 2);
+	fill_random(b + n / 2, 100);
+	memcpy(b + n / 2 + 100, a + n / 2, n / 4);
+	memcpy(b + n / 2 + 100 + n / 4, a + n / 2 + n / 4 + 300,
+	    n / 4 - 300);
+	roundtrip("insert and delete", a, n, b, n - 200, &delta, NULL);
+	ok(delta.len < 300, "insert and delete: small delta (%zu)", delta.len);
+
+	/* moved blocks: the second half first */
+	memcpy(b, a + n / 2, n / 2);
+	memcpy(b + n / 2, a, n / 2);
+	roundtrip("swapped halves", a, n, b, n, &delta, NULL);
+	ok(delta.len < 100, "swapped halves: small delta (%zu)", delta.len);
+
+	/* runs and in-window repeats, no source */
+	memset(b, 0, 5000);
+	memset(b + 5000, 'x', 3);
+	memset(b + 5003, 0xff, 100000);
+	for (i = 0; i < 50; i++)
+		memcpy(b + 105003 + i * 64, "a repeated phrase of text, "
+		    "sixty-four bytes in all, for COPY!!!", 64);
+	roundtrip("runs and repeats", NULL, 0, b, 105003 + 50 * 64, &delta,
+	    &st);
+	ok(st.run_bytes >= 105000 && delta.len < 300,
+	    "runs become RUN, repeats COPY (run %llu, delta %zu)",
+	    (unsigned long long)st.run_bytes, delta.len);
+
+	/* 20 MiB target: three windows, edits in each, plus a shift */
+	fill_random(a, 20 << 20);
+	memcpy(b, a, 20 << 20);
+	for (i = 0; i < 30; i++) {
+		j = rnd() % (20 << 20);
+		b[j] = (uint8_t)~b[j];
+	}
+	memmove(b + (9 << 20) + 7, b + (9 << 20), (11 << 20) - 7);
+	roundtrip("20 MiB, edits and a shift", a, 20 << 20, b, 20 << 20,
+	    &delta, &st);
+	ok(st.windows == 3 && delta.len < 4000,
+	    "20 MiB: 3 windows, small delta (%u windows, %zu bytes)",
+	    st.windows, delta.len);
+	/* target longer than the source, tail copied from the start */
+	memcpy(b, a, 10 << 20);
+	memcpy(b + (10 << 20), a, 10 << 20);
+	roundtrip("target reuses source twice", a, 10 << 20, b, 20 << 20,
+	    &delta, NULL);
+	ok(delta.len < 1000, "reused source: small delta (%zu)", delta.len);
+
+	buf_release(&delta);
+	free(a);
+	free(b);
+}
+
+/* ---- hand-made deltas ---- */
+
+struct hb {
+	struct buf	data, inst, addr;
+	uint8_t		exp[4096];
+	size_t		tpos;
+	const uint8_t	*seg;
+	size_t		seglen;
+};
+
+static void
+put_int(struct buf *b, uint64_t v)
+{
+	uint8_t tmp[10];
+	int n = 10;
+
+	tmp[--n] = v & 0x7f;
+	while ((v >>= 7) != 0)
+		tmp[--n] = 0x80 | (v & 0x7f);
+	buf_add(b, tmp + n, 10 - n);
+}
+
+static void
+exp_add(struct hb *h, const char *s, size_t n)
+{
+	buf_add(&h->data, s, n);
+	memcpy(h->exp + h->tpos, s, n);
+	h->tpos += n;
+}
+
+static void
+exp_copy(struct hb *h, size_t a, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++, a++)
+		h->exp[h->tpos + k] = a < h->seglen ? h->seg[a] :
+		    h->exp[a - h->seglen];
+	h->tpos += n;
+}
+
+/* Assembles header + one window from the sections. */
+static void
+hb_delta(struct hb *h, struct buf *d, int win_ind, int adler)
+{
+	struct buf body = BUF_INIT;
+	uint32_t ck = vcdiff_adler32(1, h->exp, h->tpos);
+
+	buf_add(d, "\xd6\xc3\xc4\x00\x00", 5);
+	buf_addc(d, win_ind | (adler ? 4 : 0));
+	if (win_ind & 1) {
+		put_int(d, h->seglen);
+		put_int(d, 0);
+	}
+	put_int(&body, h->tpos);
+	buf_addc(&body, 0);
+	put_int(&body, h->data.len);
+	put_int(&body, h->inst.len);
+	put_int(&body, h->addr.len);
+	if (adler) {
+		buf_addc(&body, (int)(ck >> 24));
+		buf_addc(&body, (int)(ck >> 16 & 0xff));
+		buf_addc(&body, (int)(ck >> 8 & 0xff));
+		buf_addc(&body, (int)(ck & 0xff));
+	}
+	buf_add(&body, h->data.data, h->data.len);
+	buf_add(&body, h->inst.data, h->inst.len);
+	buf_add(&body, h->addr.data, h->addr.len);
+	put_int(d, body.len);
+	buf_add(d, body.data, body.len);
+	buf_release(&body);
+}
+
+static void
+build_every_mode(struct hb *h, uint8_t *src)
+{
+	size_t i;
+
+	memset(h, 0, sizeof *h);
+	buf_init(&h->data);
+	buf_init(&h->inst);
+	buf_init(&h->addr);
+	for (i = 0; i < 1000; i++)
+		src[i] = (uint8_t)(i * 7 + i / 256);
+	h->seg = src;
+	h->seglen = 1000;
+
+	buf_addc(&h->inst, 3);			/* ADD 2 */
+	exp_add(h, "ab", 2);
+	buf_addc(&h->inst, 20);			/* COPY 4, VCD_SELF */
+	put_int(&h->addr, 0);
+	exp_copy(h, 0, 4);			/* near: 0 */
+	buf_addc(&h->inst, 19 + 16 + 2);	/* COPY 5, VCD_HERE */
+	put_int(&h->addr, 4);			/* here 1006 - 4 = 1002 */
+	exp_copy(h, 1002, 5);			/* overlapping target copy */
+	buf_addc(&h->inst, 19 + 32 + 1);	/* COPY 4, near 0 (=0) + 10 */
+	put_int(&h->addr, 10);
+	exp_copy(h, 10, 4);
+	buf_addc(&h->inst, 19 + 48 + 3);	/* COPY 6, near 1 (=1002) + 2 */
+	put_int(&h->addr, 2);
+	exp_copy(h, 1004, 6);
+	buf_addc(&h->inst, 19);			/* COPY, explicit size 300 */
+	put_int(&h->inst, 300);
+	put_int(&h->addr, 300);			/* SELF 300: same slot 300 */
+	exp_copy(h, 300, 300);
+	buf_addc(&h->inst, 19 + 64 + 1);	/* COPY 4, near 2 (=10) + 5 */
+	put_int(&h->addr, 5);
+	exp_copy(h, 15, 4);
+	buf_addc(&h->inst, 19 + 80 + 1);	/* COPY 4, near 3 (=1004) + 0 */
+	put_int(&h->addr, 0);
+	exp_copy(h, 1004, 4);
+	buf_addc(&h->inst, 0);			/* RUN 7 of 'z' */
+	put_int(&h->inst, 7);
+	buf_addc(&h->data, 'z');
+	memset(h->exp + h->tpos, 'z', 7);
+	h->tpos += 7;
+	buf_addc(&h->inst, 19 + 96 + 1);	/* COPY 4, same 0: slot 10 */
+	buf_addc(&h->addr, 10);
+	exp_copy(h, 10, 4);
+	buf_addc(&h->inst, 19 + 112 + 1);	/* COPY 4, same 1: 300 */
+	buf_addc(&h->addr, 300 - 256);
+	exp_copy(h, 300, 4);
+	buf_addc(&h->inst, 19);			/* COPY 20 SELF 600 */
+	put_int(&h->inst, 20);
+	put_int(&h->addr, 600);
+	exp_copy(h, 600, 20);
+	buf_addc(&h->inst, 19 + 128 + 1);	/* COPY 4, same 2: 600 */
+	buf_addc(&h->addr, 600 - 512);
+	exp_copy(h, 600, 4);
+	buf_addc(&h->inst, 163);		/* ADD 1 + COPY 4 SELF */
+	exp_add(h, "q", 1);
+	put_int(&h->addr, 5);
+	exp_copy(h, 5, 4);
+	buf_addc(&h->inst, 163 + 12 * 5 + 11);	/* ADD 4 + COPY 6 near 3 */
+	exp_add(h, "wxyz", 4);
+	put_int(&h->addr, 1);			/* near[3] = 5 -> 6 */
+	exp_copy(h, 6, 6);
+	buf_addc(&h->inst, 235 + 4 * 2 + 3);	/* ADD 4 + COPY 4 same 2 */
+	exp_add(h, "1234", 4);
+	buf_addc(&h->addr, 600 - 512);
+	exp_copy(h, 600, 4);
+	buf_addc(&h->inst, 247 + 1);		/* COPY 4 HERE + ADD 1 */
+	put_int(&h->addr, 1);			/* here - 1: one byte run */
+	exp_copy(h, 1000 + h->tpos - 1, 4);
+	exp_add(h, "!", 1);
+	buf_addc(&h->inst, 1);			/* ADD, explicit size 20 */
+	put_int(&h->inst, 20);
+	exp_add(h, "abcdefghijklmnopqrst", 20);
+	buf_addc(&h->inst, 18);			/* ADD 17 */
+	exp_add(h, "ABCDEFGHIJKLMNOPQ", 17);
+	buf_addc(&h->inst, 19);			/* COPY 30 crossing into target */
+	put_int(&h->inst, 30);
+	put_int(&h->addr, 990);
+	exp_copy(h, 990, 30);
+}
+
+static void
+test_handmade(void)
+{
+	struct hb h;
+	struct buf d = BUF_INIT, out = BUF_INIT;
+	uint8_t src[1000];
+	char err[256] = "";
+	int r;
+
+	build_every_mode(&h, src);
+	hb_delta(&h, &d, 1, 1);
+	r = vcdiff_decode_mem(src, sizeof src, (uint8_t *)d.data, d.len,
+	    &out, err, sizeof err);
+	if (r != 0)
+		diag_note("%s", err);
+	ok(r == 0 && out.len == h.tpos &&
+	    memcmp(out.data, h.exp, h.tpos) == 0,
+	    "hand-made delta: every instruction type, pair and address mode "
+	    "(%zu bytes)", h.tpos);
+
+	/* the same without the checksum, and with an application header */
+	buf_reset(&d);
+	buf_reset(&out);
+	hb_delta(&h, &d, 1, 0);
+	d.data[4] = 4;
+	{
+		struct buf d2 = BUF_INIT;
+
+		buf_add(&d2, d.data, 5);
+		buf_add(&d2, "\x05" "b//a/", 6);
+		buf_add(&d2, d.data + 5, d.len - 5);
+		r = vcdiff_decode_mem(src, sizeof src, (uint8_t *)d2.data,
+		    d2.len, &out, err, sizeof err);
+		ok(r == 0 && out.len == h.tpos &&
+		    memcmp(out.data, h.exp, h.tpos) == 0,
+		    "application header skipped, no checksum");
+		buf_release(&d2);
+	}
+
+	/* a checksum mismatch is an error */
+	buf_reset(&d);
+	buf_reset(&out);
+	hb_delta(&h, &d, 1, 1);
+	src[300] ^= 1;
+	r = vcdiff_decode_mem(src, sizeof src, (uint8_t *)d.data, d.len,
+	    &out, err, sizeof err);
+	ok(r == -1 && strstr(err, "checksum mismatch") != NULL,
+	    "wrong base: checksum mismatch (%s)", err);
+	src[300] ^= 1;
+
+	/* no source given for a VCD_SOURCE window */
+	r = vcdiff_decode_mem(NULL, 0, (uint8_t *)d.data, d.len, &out, err,
+	    sizeof err);
+	ok(r == -1 && strstr(err, "needs a source") != NULL,
+	    "VCD_SOURCE without a source: %s", err);
+
+	/* secondary compression and custom code tables are refused */
+	{
+		static const uint8_t sec[] = { 0xd6, 0xc3, 0xc4, 0, 5, 2, 0 };
+		static const uint8_t tab[] = { 0xd6, 0xc3, 0xc4, 0, 2, 0 };
+		static const uint8_t dind[] = { 0xd6, 0xc3, 0xc4, 0, 0,
+		    0, 5, 1, 1, 0, 0, 0, 0 };
+
+		r = vcdiff_decode_mem(NULL, 0, sec, sizeof sec, &out, err,
+		    sizeof err);
+		is_str(r == -1 ? err : "", "delta uses secondary compression "
+		    "(xdelta3 -S lzma/djw/fgk); re-encode with xdelta3 -S none",
+		    "secondary compression refused");
+		r = vcdiff_decode_mem(NULL, 0, dind, sizeof dind, &out, err,
+		    sizeof err);
+		ok(r == -1 && strstr(err, "secondary compression") != NULL,
+		    "compressed section refused: %s", err);
+		r = vcdiff_decode_mem(NULL, 0, tab, sizeof tab, &out, err,
+		    sizeof err);
+		ok(r == -1 && strstr(err, "code table") != NULL,
+		    "custom code table refused: %s", err);
+	}
+
+	/* a VCD_TARGET window copying from the first window's output */
+	{
+		static const uint8_t tw[] = {
+		    0xd6, 0xc3, 0xc4, 0, 0,
+		    /* window 0: ADD 5 "hello" */
+		    0, 11, 5, 0, 5, 1, 0, 'h', 'e', 'l', 'l', 'o', 6,
+		    /* window 1: VCD_TARGET seg 4+1 ("o"), COPY 4 */
+		    2, 1, 4, 7, 4, 0, 0, 1, 1, 20, 0,
+		};
+		buf_reset(&out);
+		r = vcdiff_decode_mem(NULL, 0, tw, sizeof tw, &out, err,
+		    sizeof err);
+		if (r != 0)
+			diag_note("%s", err);
+		ok(r == 0 && out.len == 9 && memcmp(out.data, "hellooooo",
+		    9) == 0, "VCD_TARGET window");
+	}
+
+	/* out-of-range addresses and sizes */
+	{
+		static const uint8_t bad_addr[] = { 0xd6, 0xc3, 0xc4, 0, 0,
+		    0, 7, 4, 0, 0, 1, 1, 20, 3 };
+		static const uint8_t big_win[] = { 0xd6, 0xc3, 0xc4, 0, 0,
+		    0, 8, 0x88, 0x80, 0x80, 0x01, 0, 0, 0, 0 };
+		static const uint8_t seg[] = { 0xd6, 0xc3, 0xc4, 0, 0,
+		    1, 0x81, 0, 0x10, 5, 4, 0, 0, 1, 1, 20 };
+
+		buf_reset(&out);
+		r = vcdiff_decode_mem(NULL, 0, bad_addr, sizeof bad_addr,
+		    &out, err, sizeof err);
+		ok(r == -1 && strstr(err, "COPY address 3 beyond") != NULL,
+		    "COPY beyond the current position: %s", err);
+		r = vcdiff_decode_mem(NULL, 0, big_win, sizeof big_win,
+		    &out, err, sizeof err);
+		ok(r == -1 && strstr(err, "16 MiB") != NULL,
+		    "target window over 16 MiB: %s", err);
+		r = vcdiff_decode_mem(src, 100, seg, sizeof seg,
+		    &out, err, sizeof err);
+		ok(r == -1 && strstr(err, "beyond the source") != NULL,
+		    "source segment beyond the source: %s", err);
+	}
+	buf_release(&d);
+	buf_release(&out);
+	buf_release(&h.data);
+	buf_release(&h.inst);
+	buf_release(&h.addr);
+}
+
+/* Every prefix and every single bit flip must fail cleanly or decode. */
+static void
+torture(const char *name, const uint8_t *src, size_t slen,
+    const uint8_t *d, size_t dlen)
+{
+	struct buf out = BUF_INIT;
+	uint8_t *m = malloc(dlen + 1);
+	char err[256];
+	size_t i, fails = 0, noerr = 0, bit;
+	int r;
+
+	for (i = 0; i < dlen; i++) {
+		buf_reset(&out);
+		err[0] = '\0';
+		r = vcdiff_decode_mem(src, slen, d, i, &out, err, sizeof err);
+		if (r == -1 && err[0] != '\0')
+			fails++;
+		else if (r == -1)
+			noerr++;
+	}
+	ok(noerr == 0 && fails >= dlen * 9 / 10,
+	    "%s: %zu truncations, %zu rejected with a message", name, dlen,
+	    fails);
+	fails = noerr = 0;
+	for (bit = 0; bit < dlen * 8; bit++) {
+		memcpy(m, d, dlen);
+		m[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		buf_reset(&out);
+		err[0] = '\0';
+		r = vcdiff_decode_mem(src, slen, m, dlen, &out, err,
+		    sizeof err);
+		if (r == -1 && err[0] != '\0')
+			fails++;
+		else if (r == -1)
+			noerr++;
+	}
+	ok(noerr == 0 && fails > 0, "%s: %zu bit flips, %zu rejected, none "
+	    "crashed", name, dlen * 8, fails);
+	free(m);
+	buf_release(&out);
+}
+
+static void
+test_corrupt(void)
+{
+	struct hb h;
+	struct buf d = BUF_INIT;
+	uint8_t src[1000], *a, *b;
+	size_t n = 200000, i;
+
+	build_every_mode(&h, src);
+	hb_delta(&h, &d, 1, 1);
+	torture("hand-made delta", src, sizeof src, (uint8_t *)d.data, d.len);
+	buf_reset(&d);
+	hb_delta(&h, &d, 1, 0);
+	torture("hand-made delta without checksum", src, sizeof src,
+	    (uint8_t *)d.data, d.len);
+
+	a = malloc(n);
+	b = malloc(n);
+	fill_random(a, n);
+	memcpy(b, a, n);
+	for (i = 0; i < 10; i++)
+		b[rnd() % n] ^= 1;
+	memcpy(b + 1000, "inserted text", 13);
+	roundtrip("small edits for the torture test", a, n, b, n, &d, NULL);
+	torture("encoder's delta", a, n, (uint8_t *)d.data, d.len);
+	buf_release(&d);
+	buf_release(&h.data);
+	buf_release(&h.inst);
+	buf_release(&h.addr);
+	free(a);
+	free(b);
+}
+
+int
+main(void)
+{
+	test_roundtrips();
+	test_handmade();
+	test_corrupt();
+	return done_testing();
+}
