@@ -175,6 +175,48 @@ parse_iso(const char *s, size_t len, int64_t *usec, size_t *used)
 	return 0;
 }
 
+int
+nodelogs_parse_since(const char *s, time_t now, int64_t *secs)
+{
+	char iso[64];
+	int64_t v = 0, unit;
+	size_t i, len = strlen(s), used;
+
+	for (i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+		if (v > 1000000000000LL)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (i > 0 && i == len) {
+		*secs = v;
+		return 0;
+	}
+	if (i > 0 && i + 1 == len && len < 12) {
+		switch (s[i]) {
+		case 's': unit = 1; break;
+		case 'm': unit = 60; break;
+		case 'h': unit = 3600; break;
+		case 'd': unit = 86400; break;
+		case 'w': unit = 7 * 86400; break;
+		default: return -1;
+		}
+		*secs = (int64_t)now - v * unit;
+		return *secs < 0 ? -1 : 0;
+	}
+	/* A date, or a date and a time without seconds: fill in zeros. */
+	if (len == 10)
+		snprintf(iso, sizeof iso, "%sT00:00:00", s);
+	else if (len >= 16 && (len == 16 || s[16] != ':'))
+		snprintf(iso, sizeof iso, "%.16s:00%s", s, s + 16);
+	else
+		snprintf(iso, sizeof iso, "%s", s);
+	if (len >= sizeof iso - 4 ||
+	    parse_iso(iso, strlen(iso), &v, &used) != 0 || used != strlen(iso))
+		return -1;
+	*secs = v / 1000000;
+	return *secs < 0 ? -1 : 0;
+}
+
 /* "Nov 23 16:50:56" (day may be space-padded), local time. */
 static int
 parse_rfc3164_time(const char *s, size_t len, time_t now, int64_t *usec,

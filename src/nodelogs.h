@@ -81,6 +81,14 @@ void	nl_list_add(struct nl_list *, int64_t usec, const char *ctr,
 size_t	nl_list_select(struct nl_list *, int64_t since_usec, long n);
 void	nl_list_release(struct nl_list *);
 
+/*
+ * A --since value for vzmaster logs: unix seconds ("1795452656"), an age
+ * before now ("30s", "10m", "2h", "1d", "1w"), or an ISO date or time
+ * ("2026-11-23", "2026-11-23T16:50", "2026-11-23 16:50:56+01:00"; local
+ * time without a zone).  0 and *secs, or -1.
+ */
+int	nodelogs_parse_since(const char *s, time_t now, int64_t *secs);
+
 /* "2026-11-23T16:50:56Z" for usec (UTC). */
 void	nodelogs_fmt_time(int64_t usec, char *out, size_t outlen);
 

@@ -247,9 +247,51 @@ test_select(void)
 	is_str(t, "2026-11-23T16:50:56Z", "UTC, seconds");
 }
 
+static void
+test_since(void)
+{
+	time_t now = 1795452656;
+	int64_t v;
+
+	is_int(nodelogs_parse_since("1795000000", now, &v), 0, "unix seconds");
+	is_int(v, 1795000000, "unix seconds value");
+	is_int(nodelogs_parse_since("10m", now, &v), 0, "10m");
+	is_int(v, now - 600, "10m ago");
+	is_int(nodelogs_parse_since("2h", now, &v), 0, "2h");
+	is_int(v, now - 7200, "2h ago");
+	is_int(nodelogs_parse_since("1d", now, &v), 0, "1d");
+	is_int(v, now - 86400, "1d ago");
+	is_int(nodelogs_parse_since("30s", now, &v), 0, "30s");
+	is_int(v, now - 30, "30s ago");
+	is_int(nodelogs_parse_since("2026-11-23T16:50:56Z", now, &v), 0,
+	    "ISO UTC");
+	is_int(v, 1795452656, "ISO UTC value");
+	is_int(nodelogs_parse_since("2026-11-23T17:50+01:00", now, &v), 0,
+	    "ISO without seconds, with offset");
+	is_int(v, 1795452600, "offset applied");
+	is_int(nodelogs_parse_since("2026-11-23", now, &v), 0, "a date");
+	is_int(v, local_usec(2026, 11, 23, 0, 0, 0) / 1000000,
+	    "a date is local midnight");
+	is_int(nodelogs_parse_since("2026-11-23 16:50", now, &v), 0,
+	    "date space time");
+	is_int(v, local_usec(2026, 11, 23, 16, 50, 0) / 1000000,
+	    "local time without a zone");
+	is_int(nodelogs_parse_since("10x", now, &v), -1, "bad unit");
+	is_int(nodelogs_parse_since("m", now, &v), -1, "unit alone");
+	is_int(nodelogs_parse_since("", now, &v), -1, "empty");
+	is_int(nodelogs_parse_since("2026-11-23T", now, &v), -1, "cut ISO");
+	is_int(nodelogs_parse_since("2026-11-23Tzz", now, &v), -1,
+	    "garbage after date");
+	is_int(nodelogs_parse_since("2026-11-23T16:50:56Zjunk", now, &v), -1,
+	    "trailing junk");
+	is_int(nodelogs_parse_since("99999999999999999999", now, &v), -1,
+	    "overflow");
+}
+
 int
 main(void)
 {
+	test_since();
 	test_rfc3164();
 	test_iso();
 	test_tags();
