@@ -49,12 +49,12 @@ static const char *const nl_bindirs[] = {
 
 static const char usage_text[] =
 "usage: vzexec logs [--root DIR] [-n N|all] [--since UNIXTIME] [-f]\n"
-"                   [--syslog-file PATH] POD[/CONTAINER]\n"
+"                   [--syslog-file PATH | --logread PATH] POD[/CONTAINER]\n"
 "Print the pod's container lines, oldest first, as\n"
 "\"TIME CONTAINER MESSAGE\" (TIME in UTC).  -n: the last N (100);\n"
 "--since: none older; -f: keep printing new lines until killed.\n"
 "--syslog-file: read only this syslog file (repeatable), not the journal,\n"
-"the system's syslog files or logread.\n";
+"the system's syslog files or logread; --logread: only this logread.\n";
 
 int
 nodelogs_valid_name(const char *s)
@@ -1033,6 +1033,8 @@ pick_source(struct nl_run *r, char *jb, size_t jblen, char *lb, size_t lblen)
 	struct stat st;
 	size_t i;
 
+	if (r->lbin != NULL)
+		return SRC_LOGREAD;
 	if (r->nsysfiles > 0)
 		return SRC_FILES;
 	if (stat("/run/systemd/journal/socket", &st) == 0 &&
@@ -1099,7 +1101,7 @@ follow(struct nl_run *r, char **ids, size_t nids)
 		pid = child_start(argv, &fd);
 	} else if (r->src == SRC_LOGREAD) {
 		lrargv[0] = (char *)r->lbin;
-		lrargv[1] = "-f";
+		lrargv[1] = "-f";	/* new lines only (-F would repeat) */
 		lrargv[2] = NULL;
 		fn = logread_line;
 		pid = child_start(lrargv, &fd);
@@ -1107,10 +1109,6 @@ follow(struct nl_run *r, char **ids, size_t nids)
 	if ((r->src == SRC_JOURNAL || r->src == SRC_LOGREAD) && pid == -1)
 		fprintf(stderr, "vzexec: logs: cannot follow: %s\n",
 		    strerror(errno));
-	if (r->src == SRC_LOGREAD && pid != -1) {
-		/* logread -f repeats the buffer first: skip that part. */
-		r->printing = 0;
-	}
 	while (!nl_stop) {
 		if (fd != -1) {
 			pfd.fd = fd;
@@ -1126,13 +1124,6 @@ follow(struct nl_run *r, char **ids, size_t nids)
 					split_lines(r, &part, 0, child_line,
 					    &fn);
 				}
-				if (!r->printing && fd != -1)
-					continue;
-			}
-			if (!r->printing) {
-				/* The repeat is over when logread pauses. */
-				nl_list_release(&r->list);
-				r->printing = 1;
 			}
 		} else {
 			pfd.fd = -1;
@@ -1237,6 +1228,8 @@ nodelogs_main(int argc, char **argv)
 				goto out;
 			}
 			r.since = (int64_t)v * 1000000;
+		} else if (strcmp(a, "--logread") == 0) {
+			r.lbin = argv[++i];
 		} else if (strcmp(a, "--syslog-file") == 0) {
 			r.sysfiles = xreallocarray(r.sysfiles, r.nsysfiles + 1,
 			    sizeof *r.sysfiles);
