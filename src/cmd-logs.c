@@ -56,6 +56,7 @@ struct logs {
 	long		 lines;		/* -1: all */
 	int64_t		 since;		/* 0: none */
 	int		 timestamps;
+	int		 follow;
 	struct logs_node *nodes;
 	size_t		 nnodes;
 	pthread_mutex_t	 out_lock;
@@ -152,7 +153,10 @@ node_fetch(struct logs *lg, size_t idx, int first, char *err, size_t errlen)
 
 	args[k++] = "logs";
 	args[k++] = "-n";
-	if (first && lg->lines >= 0)
+	/* -f -n 0 still needs the node's newest line to poll from. */
+	if (first && lg->lines == 0 && lg->follow)
+		snprintf(nbuf, sizeof nbuf, "1");
+	else if (first && lg->lines >= 0)
 		snprintf(nbuf, sizeof nbuf, "%ld", lg->lines);
 	else
 		snprintf(nbuf, sizeof nbuf, "all");
@@ -341,7 +345,7 @@ logs_exec(struct vz_ctx *ctx, int argc, char **argv)
 	    longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
-			follow = 1;
+			follow = lg.follow = 1;
 			break;
 		case 'n':
 			if (strcmp(optarg, "all") == 0) {
@@ -415,6 +419,9 @@ logs_exec(struct vz_ctx *ctx, int argc, char **argv)
 	jobs = xcalloc(cl.nnodes, sizeof *jobs);
 	for (i = 0; i < cl.nnodes; i++) {
 		lg.nodes[i].cn = &cl.nodes[i];
+		/* A node without lines yet is polled from --since on, never
+		 * from the beginning. */
+		lg.nodes[i].last = lg.since;
 		jobs[i].name = cl.nodes[i].host->name;
 		jobs[i].arg = &lg.nodes[i];
 		/* A status that did not parse still leaves a connection. */

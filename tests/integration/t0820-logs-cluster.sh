@@ -132,6 +132,21 @@ test_expect_success '-f prints new lines of both nodes, SIGINT ends it' '
 	grep -q "^a1 app | a1 later\$" fout && grep -q "^z1 db | z1 db later\$" fout
 '
 
+test_expect_success '-f --since: a node with no line that recent never replays older ones' '
+	"$VZMASTER" -C "$CLOUD" logs -f --since $((T0 + 101)) shop >f2 2>&1 &
+	pid=$!
+	n=0; while ! grep -q "z1 db later" f2; do
+		n=$((n + 1)); [ $n -lt 300 ] || break; sleep 0.1; done
+	put n1 vz.shop.app.log 102 "a1 newest"
+	n=0; while ! grep -q "a1 newest" f2; do
+		n=$((n + 1)); [ $n -lt 300 ] || break; sleep 0.1; done
+	sleep 4	# two more polls: nothing may be repeated
+	kill -INT $pid; st=0; wait $pid || st=$?
+	cat f2
+	printf "%s\n" "z1 db | z1 db later" "a1 app | a1 newest" >want2 &&
+	test $st -eq 0 && diff -u want2 f2
+'
+
 test_expect_success 'a vanished node is named, exit 1, the other still prints' '
 	fv vanish n2 &&
 	st=0; vz logs --connect-timeout 2 shop >out 2>err || st=$?
