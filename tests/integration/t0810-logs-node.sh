@@ -103,4 +103,56 @@ test_expect_success '-f follows logread -f' '
 	test ! -s ferr
 '
 
+
+# The journal: a real systemd-journald in a mount namespace whose /run is
+# a folder of ours (its syslog socket is run/systemd/journal/dev-log, its
+# files run/log/journal); `vzexec logs` runs in that namespace (nsenter)
+# so it finds the journal socket and journalctl reads those files.
+JD=$(command -v systemd-journald || ls /lib/systemd/systemd-journald 2>/dev/null)
+if [ -x "$JD" ] && command -v journalctl >/dev/null 2>&1; then
+	mkdir -p "$TEST_TMP/jrun" "$TEST_TMP/jvar"
+	unshare --mount --propagation private sh -c '
+	    mount --bind "$0/jrun" /run &&
+	    { ! test -d /var/log/journal || mount --bind "$0/jvar" /var/log/journal; } &&
+	    mkdir -p /run/systemd/journal && exec "$1"' "$TEST_TMP" "$JD" \
+	    >"$TEST_TMP/journald.out" 2>&1 &
+	JPID=$!
+	test_at_exit "kill $JPID 2>/dev/null"
+	JSOCK=$TEST_TMP/jrun/systemd/journal/dev-log
+	if wait_until 10 test -S "$JSOCK"; then
+		# vzlog keeps its connection: the old daemon must go first.
+		ln -sfn "$JSOCK" "$SOCK"
+		kill $BUF_PID 2>/dev/null
+		jlogs() { nsenter --mount --target $JPID "$DRV" logs --root "$VZROOT" "$@"; }
+		test_expect_success 'the journal is read through journalctl' '
+			wait_until 20 sh -c "nsenter --mount --target $JPID journalctl -q -t vz/chat/a | grep -q tick" &&
+			jlogs -n all chat >out &&
+			grep -q "^20[0-9-]*T[0-9:]*Z a tick [0-9]*\$" out &&
+			sort -s -c -k1,1 out &&
+			jlogs -n 2 chat/a >out && test $(wc -l <out) -eq 2 &&
+			! grep -qv " a tick " out
+		'
+		test_expect_success 'the journal and the fallback file together' '
+			fb=$(tail -n 1 "$VZROOT/run/log/vz.chat.a.log" | sed "s/^[0-9]* tick //") &&
+			jlogs -n all chat/a >out &&
+			grep -q " a tick $fb\$" out &&
+			j=$(nsenter --mount --target $JPID journalctl -q -t vz/chat/a -o cat | tail -n 1) &&
+			grep -q " a $j\$" out
+		'
+		test_expect_success '-f follows journalctl -f' '
+			nsenter --mount --target $JPID "$DRV" logs --root "$VZROOT" -f -n 0 chat/a >jf 2>jferr &
+			fpid=$!
+			wait_until 20 sh -c "test \$(wc -l <jf) -ge 3"; st=$?
+			kill $fpid; wait $fpid || :
+			cat jf jferr
+			test $st -eq 0 && ! grep -qv "^20[0-9-]*T[0-9:]*Z a tick [0-9]*\$" jf &&
+			test ! -s jferr
+		'
+	else
+		echo "# systemd-journald does not start here: journal not tested"
+	fi
+else
+	echo "# no systemd-journald/journalctl: journal not tested"
+fi
+
 test_done
