@@ -116,9 +116,10 @@ wait_for() {	# PATTERN FILE: up to 20 s
 	done
 }
 test_expect_success '-f follows appends, a rotation and the syslog file' '
-	logs -f -n 1 shop >fout 2>ferr &
-	pid=$!
-	wait_for "five424" fout &&
+	"$DRV" logs --root "$ROOT" --syslog-file "$SYSLOG" -f -n 1 shop \
+	    >fout 2>ferr &
+	pid=$!	# the driver itself, not a subshell: SIGTERM must end it
+	if wait_for "five424" fout &&
 	echo "$((T0 + 20)) appended" >>"$L/vz.shop.app.log" &&
 	wait_for " app appended\$" fout &&
 	echo "$((T0 + 21)) before rotation" >>"$L/vz.shop.app.log" &&
@@ -128,9 +129,11 @@ test_expect_success '-f follows appends, a rotation and the syslog file' '
 	echo "$((T0 + 23)) new container" >"$L/vz.shop.cache.log" &&
 	wait_for " cache new container\$" fout &&
 	echo "Nov 23 16:51:00 node1 vz/shop/db: followed syslog" >>"$SYSLOG" &&
-	wait_for "16:51:00Z db followed syslog\$" fout &&
-	kill $pid; wait $pid || :
+	wait_for "16:51:00Z db followed syslog\$" fout
+	then ok=0; else ok=1; fi
+	kill $pid; st=0; wait $pid || st=$?
 	cat fout
+	test $ok -eq 0 && test $st -eq 0 &&
 	test $(wc -l <fout) -eq 6 &&
 	grep -q " app before rotation\$" fout &&
 	test $(grep -c rotated fout) -eq 0 &&

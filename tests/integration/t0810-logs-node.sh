@@ -95,11 +95,13 @@ test_expect_success 'lines in busybox logread are found' '
 '
 
 test_expect_success '-f follows logread -f' '
-	logs --logread "$TEST_TMP/bin/logread" -f -n 0 chat/a >fout 2>ferr &
+	"$DRV" logs --root "$VZROOT" --logread "$TEST_TMP/bin/logread" -f -n 0 \
+	    chat/a >fout 2>ferr &
 	fpid=$!
-	wait_until 20 sh -c "test \$(wc -l <fout) -ge 3"; st=$?
-	kill $fpid; wait $fpid || :
-	test $st -eq 0 && ! grep -qv "^20[0-9-]*T[0-9:]*Z a tick [0-9]*\$" fout &&
+	st=0; wait_until 20 sh -c "test \$(wc -l <fout) -ge 3" || st=$?
+	kill $fpid; fst=0; wait $fpid || fst=$?
+	test $st -eq 0 && test $fst -eq 0 &&
+	! grep -qv "^20[0-9-]*T[0-9:]*Z a tick [0-9]*\$" fout &&
 	test ! -s ferr
 '
 
@@ -142,10 +144,10 @@ if [ -x "$JD" ] && command -v journalctl >/dev/null 2>&1; then
 		test_expect_success '-f follows journalctl -f' '
 			nsenter --mount --target $JPID "$DRV" logs --root "$VZROOT" -f -n 0 chat/a >jf 2>jferr &
 			fpid=$!
-			wait_until 20 sh -c "test \$(wc -l <jf) -ge 3"; st=$?
-			kill $fpid; wait $fpid || :
+			st=0; wait_until 20 sh -c "test \$(wc -l <jf) -ge 3" || st=$?
+			kill $fpid; fst=0; wait $fpid || fst=$?
 			cat jf jferr
-			test $st -eq 0 && ! grep -qv "^20[0-9-]*T[0-9:]*Z a tick [0-9]*\$" jf &&
+			test $st -eq 0 && test $fst -eq 0 && ! grep -qv "^20[0-9-]*T[0-9:]*Z a tick [0-9]*\$" jf &&
 			test ! -s jferr
 		'
 	else
