@@ -477,6 +477,15 @@ nodelogs_parse_fallback(const char *line, size_t len, int64_t *usec,
 	return 0;
 }
 
+/* One entry, one output line: the master splits on newlines. */
+static void
+one_line(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s == '\n' || *s == '\r')
+			*s = ' ';
+}
+
 void
 nl_list_add(struct nl_list *l, int64_t usec, const char *ctr,
     const char *msg, size_t msglen)
@@ -492,6 +501,7 @@ nl_list_add(struct nl_list *l, int64_t usec, const char *ctr,
 	e->seq = l->n;
 	e->ctr = xstrdup(ctr);
 	e->msg = xstrndup(msg, msglen);
+	one_line(e->msg);
 	l->n++;
 }
 
@@ -568,15 +578,18 @@ static void
 emit(struct nl_run *r, int64_t usec, const char *ctr, const char *msg,
     size_t msglen)
 {
-	char t[32];
+	char t[32], *m;
 
 	if (!r->printing) {
 		nl_list_add(&r->list, usec, ctr, msg, msglen);
 		return;
 	}
 	nodelogs_fmt_time(usec, t, sizeof t);
-	printf("%s %s %.*s\n", t, ctr, (int)msglen, msg);
+	m = xstrndup(msg, msglen);
+	one_line(m);
+	printf("%s %s %s\n", t, ctr, m);
 	fflush(stdout);
+	free(m);
 }
 
 static void

@@ -240,6 +240,9 @@ test_select(void)
 	first = nl_list_select(&l, 1000, 5);
 	is_int(l.n - first, 0, "since after the last");
 	nl_list_release(&l);
+	nl_list_add(&l, 1, "a", "two\nlines\rx", 100);
+	is_str(l.v[0].msg, "two lines x", "newlines become spaces");
+	nl_list_release(&l);
 	first = nl_list_select(&l, 0, 5);
 	is_int(first, 0, "empty list");
 
