@@ -19,6 +19,7 @@ extern const struct cmd_entry cmd_deploy_entry;
 extern const struct cmd_entry cmd_help_entry;
 extern const struct cmd_entry cmd_image_entry;
 extern const struct cmd_entry cmd_kill_entry;
+extern const struct cmd_entry cmd_logs_entry;
 extern const struct cmd_entry cmd_newnode_entry;
 extern const struct cmd_entry cmd_status_entry;
 extern const struct cmd_entry cmd_validate_entry;
@@ -29,6 +30,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_help_entry,
 	&cmd_image_entry,
 	&cmd_kill_entry,
+	&cmd_logs_entry,
 	&cmd_newnode_entry,
 	&cmd_status_entry,
 	&cmd_validate_entry,
