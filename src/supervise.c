@@ -895,11 +895,16 @@ timers(int64_t now, int64_t *next)
 #undef AT
 }
 
-/* Free pods that finished stopping; start their successors. */
-static void
+/*
+ * Free pods that finished stopping; start their successors.  Returns how
+ * many it retired: the caller must then run the timers again, or a new
+ * successor would wait for some unrelated event to be started.
+ */
+static int
 retire(void)
 {
 	struct vz_pod **pp, *p, *succ;
+	int retired = 0;
 
 	for (pp = &pods; (p = *pp) != NULL; ) {
 		if (!p->removing || pod_active(p) ) {
@@ -916,8 +921,10 @@ retire(void)
 			pod_add(succ, 0);
 		else
 			spec_free(succ);
+		retired++;
 		pp = &pods;	/* the list changed under us */
 	}
+	return retired;
 }
 
 static int
@@ -1022,7 +1029,10 @@ supervise_main(const struct vzopts *opts, const char *onespec)
 		now = now_ms();
 		next = 0;
 		timers(now, &next);
-		retire();
+		if (retire() > 0) {
+			next = 0;
+			timers(now, &next);
+		}
 		if (shutting_down && pods == NULL)
 			break;
 		if (onespec != NULL && fg_done(&code)) {

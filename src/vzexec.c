@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "nodelogs.h"
 #include "vzexec.h"
 
 static const char usage_text[] =
@@ -29,6 +30,8 @@ static const char usage_text[] =
 "  reload [--root DIR]   make the running supervisor re-read the specs\n"
 "  spec-put [--root DIR] POD   install the pod spec read from stdin\n"
 "  spec-rm [--root DIR] POD    remove a pod spec (the pod stops)\n"
+"  logs [--root DIR] [-n N] [--since T] [-f] POD[/CONTAINER]\n"
+"                        the pod's log lines from syslog, journal or run/log\n"
 "  version               print the version\n"
 "  image-import, image-gc, image-list\n"
 "                        served by the helper vzexec-image\n"
@@ -220,6 +223,9 @@ main(int argc, char **argv)
 	if (strcmp(verb, "image-import") == 0 || strcmp(verb, "image-gc") == 0 ||
 	    strcmp(verb, "image-list") == 0)
 		return verb_image(argv);
+	/* logs has options of its own (-n, -f, --since): before parse_opts */
+	if (strcmp(verb, "logs") == 0)
+		return nodelogs_main(argc, argv);
 	if (strcmp(verb, "version") == 0 || strcmp(verb, "--version") == 0) {
 		if (argc > 2 && strcmp(argv[2], "--help") == 0)
 			return usage(EXIT_DONE);

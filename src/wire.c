@@ -19,18 +19,8 @@
 #include "buf.h"
 #include "imgutil.h"
 #include "json.h"
-#include "wire.h"
-
-/*
- * The vcdiff module is developed alongside; until it is in the tree the
- * delta encoding is unavailable and wire_build/wire_unpack say so.
- */
-#if defined(__has_include)
-#if __has_include("vcdiff.h")
 #include "vcdiff.h"
-#define HAVE_VCDIFF 1
-#endif
-#endif
+#include "wire.h"
 
 #define CHUNK	(1u << 16)
 
@@ -209,7 +199,6 @@ wire_build(const char *base_tar, const char *base_id, const char *target_tar,
 		return -1;
 	}
 	if (base_tar != NULL) {
-#ifdef HAVE_VCDIFF
 		int sfd, tfd, ofd;
 		struct vcdiff_stats st;
 
@@ -239,10 +228,6 @@ wire_build(const char *base_tar, const char *base_id, const char *target_tar,
 			goto out;
 		rc = -1;
 		up->delta_size = file_size(raw);
-#else
-		snprintf(err, errlen, "delta encoding is not built in");
-		return -1;
-#endif
 	} else {
 		snprintf(kind, sizeof kind, "tar");
 		fmtpath(raw, sizeof raw, "%s", target_tar);
@@ -506,7 +491,6 @@ wire_unpack(const struct wire_manifest *m, const char *payload,
 		return bad;
 	}
 	if (m->vcdiff) {
-#ifdef HAVE_VCDIFF
 		int sfd, dfd;
 		uint64_t max = m->image_size + m->image_size / 4 + (1u << 20);
 
@@ -566,14 +550,6 @@ wire_unpack(const struct wire_manifest *m, const char *payload,
 		}
 		close(sfd);
 		close(dfd);
-#else
-		(void)base_tar;
-		(void)tmp_dir;
-		(void)delta;
-		snprintf(err, errlen, "delta decoding is not built in");
-		rc = WIRE_MISMATCH;
-		goto out;
-#endif
 	} else {
 		ofd = open(out_tar, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0600);

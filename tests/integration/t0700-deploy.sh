@@ -1,0 +1,194 @@
+#!/bin/bash
+# deploy, kill and self-healing on three fake VPSes of two vendors: every
+# step checks what really runs on the nodes (processes in the node's PID
+# namespace, `vzexec status` there), not only what vzmaster prints.
+. "$top_srcdir/tests/lib.sh"
+need_root
+[ -n "${FAKEVPS:-}" ] || FAKEVPS="$top_srcdir/tests/fakevps/fakevps"
+[ -x "$VZEXEC" ] || skip_all "vzexec not built"
+command -v sshpass >/dev/null 2>&1 || true
+
+export FAKEVPS_DIR="$TEST_TMP/nodes"
+C="$TEST_TMP/cloud"
+test_at_exit '"$FAKEVPS" down >/dev/null 2>&1; [ -n "${SSH_AGENT_PID:-}" ] && kill "$SSH_AGENT_PID" 2>/dev/null'
+
+vz() { "$VZMASTER" -C "$C" "$@"; }
+on() { local node=$1; shift; "$FAKEVPS" exec "$node" "$@"; }
+# pods NODE: "pod:hash8:state" lines from the node's own vzexec status
+pods_on() {
+	on "$1" /usr/local/sbin/vzexec status | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["pods"]:
+    st = ",".join(c["state"] for c in p["containers"])
+    print("%s:%s:%s" % (p["name"], (p["hash"] or "")[:8], st))'
+}
+count_procs() { on "$1" ps -eo args | grep -c -- "$2" || true; }
+
+mkdir -p "$C/pods" "$C/images/v1/bin" "$C/images/v1/www" "$C/images/v1/etc"
+cp /bin/busybox "$C/images/v1/bin/busybox"
+for a in sh httpd sleep cat; do ln -s busybox "$C/images/v1/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$C/images/v1/etc/passwd"
+echo 'v1' >"$C/images/v1/www/index.html"
+head -c 3000000 /dev/urandom >"$C/images/v1/www/blob"
+cat >"$C/pods/hello.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: httpd
+        image: dir:../images/v1
+        command: [/bin/busybox, httpd, -f, -p, "8090", -h, /www]
+        env: [{name: GREETING, value: one}]
+        ports: [{containerPort: 8090, hostPort: 8090}]
+        readinessProbe:
+          httpGet: {path: /, port: 8090}
+          periodSeconds: 1
+YAML
+cat >"$C/pods/solo.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: solo}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: sleeper
+    image: dir:../images/v1
+    command: [/bin/busybox, sleep, "100000"]
+YAML
+
+"$FAKEVPS" up n1 n2 n3 >/dev/null || skip_all "fake VPSes did not start"
+ssh-keygen -q -t ed25519 -N '' -f "$TEST_TMP/id" </dev/null
+eval "$(ssh-agent -s)" >/dev/null
+ssh-add -q "$TEST_TMP/id"
+for n in n1 n2 n3; do
+	v=alpha; [ $n = n3 ] && v=beta
+	VZMASTER_PASSWORD=$("$FAKEVPS" password $n) VZEXEC="$VZEXEC" \
+	    vz newnode --name $n --vendor $v --user vz "$("$FAKEVPS" ip $n)" \
+	    >"$TEST_TMP/newnode-$n.log" 2>&1 || skip_all "newnode $n failed"
+done
+
+test_expect_success 'first deploy converges (exit 0)' '
+	vz -q deploy --timeout 60
+'
+test_expect_success 'hello runs on two nodes of two vendors, solo on one' '
+	a=0; b=0; s=0
+	for n in n1 n2 n3; do
+		pods_on $n >$n.pods
+		grep -q "^hello:.*:running$" $n.pods && { [ $n = n3 ] && b=1 || a=$((a+1)); }
+		grep -q "^solo:.*:running$" $n.pods && s=$((s+1))
+	done
+	[ $((a + b)) -eq 2 ] && [ $b -eq 1 ] && [ $s -eq 1 ]
+'
+test_expect_success 'the processes run in the nodes PID namespaces, once each' '
+	total=0
+	for n in n1 n2 n3; do total=$((total + $(count_procs $n "httpd -f -p 8090"))); done
+	[ $total -eq 2 ]
+'
+test_expect_success 'a second deploy changes nothing' '
+	vz --json deploy >again.json &&
+	python3 -c "import json; r = json.load(open(\"again.json\")); assert r[\"results\"] == [], r[\"results\"]; assert r[\"bytesSent\"] == 0"
+'
+
+hello_nodes() { for n in n1 n2 n3; do pods_on $n | grep -q "^hello:" && echo $n; done; }
+sed -i 's/value: one/value: two/' "$C/pods/hello.yaml"
+echo v2 >"$C/images/v1/www/index.html"
+test_expect_success 'an update (spec and image) rolls out, one node at a time' '
+	vz --json deploy --timeout 60 >upd.json &&
+	python3 -c "
+import json
+r = json.load(open(\"upd.json\"))
+ups = [a for a in r[\"plan\"][\"actions\"] if a[\"op\"] == \"update\" and a[\"pod\"] == \"hello\"]
+assert len(ups) == 2, ups
+assert sorted(a[\"wave\"] for a in ups) == [1, 2], ups
+assert all(x[\"ok\"] for x in r[\"results\"]), r[\"results\"]
+print(\"sent\", r[\"bytesSent\"], \"full\", r[\"bytesFull\"])
+assert 0 < r[\"bytesSent\"] < r[\"bytesFull\"] / 10, (r[\"bytesSent\"], r[\"bytesFull\"])
+"
+'
+test_expect_success 'the new version answers on both nodes' '
+	for n in $(hello_nodes); do
+		curl -sS --max-time 5 "http://$("$FAKEVPS" ip $n):8090/" | grep -qx v2
+	done
+'
+
+cp "$C/pods/hello.yaml" "$TEST_TMP/hello.good"
+sed -i "s|command: \[/bin/busybox, httpd|command: [/bin/no-such-httpd, httpd|" "$C/pods/hello.yaml"
+test_expect_failure_code 1 'a broken update fails' '
+	vz deploy --timeout 30 2>broken.err
+'
+test_expect_success 'it names the pod and the node, and rolled back' '
+	grep -q "hello: n[123]: cannot start .hello.*executable not found" broken.err &&
+	grep -q "rolled back" broken.err
+'
+test_expect_success 'the old version still serves everywhere' '
+	for n in $(hello_nodes); do
+		pods_on $n | grep -q "^hello:.*:running$" &&
+		curl -sS --max-time 5 "http://$("$FAKEVPS" ip $n):8090/" | grep -qx v2
+	done
+'
+cp "$TEST_TMP/hello.good" "$C/pods/hello.yaml"
+
+test_expect_success 'kill stops solo everywhere' '
+	vz -q kill solo &&
+	for n in n1 n2 n3; do ! pods_on $n | grep -q "^solo:"; done &&
+	for n in n1 n2 n3; do [ "$(count_procs $n "sleep 100000")" -eq 0 ]; done
+'
+test_expect_success 'a cron deploy does not bring it back' '
+	vz -q deploy --no-wait &&
+	for n in n1 n2 n3; do ! pods_on $n | grep -q "^solo:"; done
+'
+test_expect_success 'naming it in deploy does' '
+	vz -q deploy solo &&
+	n=0; for x in n1 n2 n3; do pods_on $x | grep -q "^solo:.*:running$" && n=$((n+1)); done; [ $n -eq 1 ]
+'
+
+# a network cut shorter than the grace moves nothing
+victim=$(hello_nodes | head -n1)
+test_expect_success 'a short network cut moves nothing' '
+	"$FAKEVPS" cut $victim &&
+	vz --json deploy --connect-timeout 2 >cut.json; rc=$?
+	"$FAKEVPS" heal $victim
+	python3 -c "
+import json
+r = json.load(open(\"cut.json\"))
+assert [a for a in r[\"plan\"][\"actions\"] if a[\"op\"] != \"keep\"] == [], r[\"plan\"][\"actions\"]
+" && vz --json deploy >healed.json &&
+	python3 -c "import json; assert json.load(open(\"healed.json\"))[\"results\"] == []"
+'
+
+survivors_vendor_ok() {	# hello on two nodes again, of two vendors
+	a=0; b=0
+	for n in n1 n2 n3; do
+		[ $n = $victim ] && continue
+		pods_on $n | grep -q "^hello:.*:running$" && { [ $n = n3 ] && b=1 || a=1; }
+	done
+	[ $a -eq 1 ] && [ $b -eq 1 ]
+}
+test_expect_success 'a vanished node: nothing moves within the grace' '
+	"$FAKEVPS" vanish $victim &&
+	vz --json deploy --connect-timeout 2 >v1.json;
+	python3 -c "
+import json
+r = json.load(open(\"v1.json\"))
+assert [a for a in r[\"plan\"][\"actions\"] if a[\"op\"] == \"start\"] == [], r[\"plan\"]
+"
+'
+test_expect_success 'after the grace its pods come back on the survivors, vendors spread' '
+	vz -q deploy --connect-timeout 2 --timeout 60; survivors_vendor_ok
+'
+test_expect_success 'the node returns: its extra copies are removed' '
+	"$FAKEVPS" boot $victim >/dev/null &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do on $victim true 2>/dev/null && break; sleep 1; done;
+	sleep 2; vz -q deploy --timeout 60 &&
+	! pods_on $victim | grep -q "^hello:" &&
+	total=0 && for n in n1 n2 n3; do total=$((total + $(count_procs $n "httpd -f -p 8090"))); done &&
+	[ $total -eq 2 ]
+'
+test_done
