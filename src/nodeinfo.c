@@ -309,6 +309,83 @@ write_ctr(struct json_writer *w, const char *root, const struct cg_info *cg,
 	buf_release(&b);
 }
 
+/* A container of a pod is still alive by its state file (pid + start). */
+static int
+ctr_alive(const char *root, const char *pod, const char *ctr)
+{
+	struct buf b = BUF_INIT;
+	struct json_value *st = NULL;
+	const struct json_value *v;
+	char path[PATH_MAX], err[64];
+	int64_t pid = 0;
+	int alive = 0;
+
+	if (ctr_dir(path, sizeof path, root, pod, ctr, "state") == 0 &&
+	    buf_read_file(&b, path, 65536) == 0 &&
+	    json_parse(b.data, b.len, &st, err, sizeof err) == 0 &&
+	    json_get_int(st, "pid", &pid) == 0 && pid > 0 &&
+	    (v = json_get(st, "startTime")) != NULL && v->type == JSON_NUMBER)
+		alive = proc_starttime((pid_t)pid) ==
+		    strtoull(v->str, NULL, 10);
+	json_free(st);
+	buf_release(&b);
+	return alive;
+}
+
+/*
+ * Pods whose spec is gone but whose containers are still in their grace
+ * period: reported with "stopping": true, so the master waits for them
+ * instead of believing they are gone (their ports are still taken).
+ */
+static void
+write_stopping(struct json_writer *w, const char *root,
+    const struct cg_info *cg, char **specs, size_t nspecs, int sup)
+{
+	char dir[PATH_MAX], sub[PATH_MAX];
+	char **pods, **ctrs;
+	size_t np, nc, i, j;
+	struct vz_pod vp;
+	struct vz_ctr vc;
+	int alive;
+
+	snprintf(dir, sizeof dir, "%s/run/containers", root);
+	pods = list_dir(dir, NULL, &np);
+	for (i = 0; i < np; i++) {
+		for (j = 0; j < nspecs; j++)
+			if (strcmp(specs[j], pods[i]) == 0)
+				break;
+		if (j < nspecs || !spec_name_ok(pods[i]))
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", dir, pods[i]);
+		ctrs = list_dir(sub, NULL, &nc);
+		for (alive = 0, j = 0; j < nc && !alive; j++)
+			alive = ctr_alive(root, pods[i], ctrs[j]);
+		if (alive) {
+			memset(&vp, 0, sizeof vp);
+			snprintf(vp.name, sizeof vp.name, "%s", pods[i]);
+			json_begin_object(w);
+			json_kv_string(w, "name", pods[i]);
+			json_key(w, "hash");
+			json_null(w);
+			json_key(w, "error");
+			json_null(w);
+			json_kv_bool(w, "stopping", 1);
+			json_key(w, "containers");
+			json_begin_array(w);
+			for (j = 0; j < nc; j++) {
+				memset(&vc, 0, sizeof vc);
+				vc.pod = &vp;
+				snprintf(vc.name, sizeof vc.name, "%s", ctrs[j]);
+				write_ctr(w, root, cg, &vp, &vc, sup);
+			}
+			json_end_array(w);
+			json_end_object(w);
+		}
+		free_list(ctrs, nc);
+	}
+	free_list(pods, np);
+}
+
 int
 status_main(const struct vzopts *o)
 {
@@ -358,6 +435,7 @@ status_main(const struct vzopts *o)
 		json_end_object(&w);
 		spec_free(p);
 	}
+	write_stopping(&w, o->root, &cg, names, n, sup);
 	json_end_array(&w);
 	json_end_object(&w);
 	buf_addc(&out, '\n');

@@ -135,6 +135,8 @@ parse_pod(const struct json_value *p, struct node_pod *np, char *err,
 		return -1;
 	if (np->name == NULL || !valid_name(np->name))
 		return bad(err, errlen, "pods[]", "missing or invalid name");
+	np->stopping = json_get(p, "stopping") != NULL &&
+	    json_get(p, "stopping")->type == JSON_TRUE;
 	cs = json_get(p, "containers");
 	if (cs == NULL || cs->type == JSON_NULL)
 		return 0;
@@ -306,7 +308,8 @@ node_pod_healthy(const struct node_pod *p)
 {
 	size_t i;
 
-	if (p == NULL || p->error != NULL || p->ncontainers == 0)
+	if (p == NULL || p->error != NULL || p->stopping ||
+	    p->ncontainers == 0)
 		return 0;
 	for (i = 0; i < p->ncontainers; i++) {
 		if (strcmp(p->containers[i].state, "running") != 0 ||

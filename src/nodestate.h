@@ -29,6 +29,8 @@ struct node_pod {
 	char			*name;
 	char			*hash;		/* spec hash the node runs */
 	char			*error;		/* spec refused: why */
+	int			 stopping;	/* spec removed, still in its
+						   grace period */
 	struct node_container	*containers;
 	size_t			 ncontainers;
 };

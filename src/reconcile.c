@@ -370,7 +370,11 @@ reconcile_plan(struct reconcile *r)
 		    sizeof **r->running);
 		for (j = 0; j < n->st.npods; j++) {
 			const struct node_pod *p = &n->st.pods[j];
-			struct plan_running *pr = &r->running[i][j];
+			struct plan_running *pr;
+
+			if (p->stopping)
+				continue;	/* already going away */
+			pr = &r->running[i][pn->npods++];
 
 			pr->pod = p->name;
 			pr->spec_hash = p->hash ? p->hash : "";
@@ -380,7 +384,6 @@ reconcile_plan(struct reconcile *r)
 					pr->mem_used += p->containers[k].memory;
 		}
 		pn->pods = r->running[i];
-		pn->npods = n->st.npods;
 	}
 
 	plan_input_init(&in);

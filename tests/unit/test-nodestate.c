@@ -67,6 +67,20 @@ main(void)
 	ok(node_state_pod(&ns, "nope") == NULL, "absent pod");
 	node_state_release(&ns);
 
+	{
+		static const char stopping[] = "{\"vzstatus\":1,\"pods\":[{"
+		    "\"name\":\"old\",\"hash\":null,\"stopping\":true,"
+		    "\"containers\":[{\"name\":\"c\",\"state\":\"running\","
+		    "\"ready\":true}]}]}";
+
+		ok(node_state_parse(stopping, strlen(stopping), &ns, err,
+		    sizeof err) == 0, "a stopping pod parses");
+		p = node_state_pod(&ns, "old");
+		ok(p != NULL && p->stopping, "stopping is kept");
+		ok(!node_pod_healthy(p), "a stopping pod is never healthy");
+		node_state_release(&ns);
+	}
+
 	ok(lie("", "not JSON"), "empty output");
 	ok(lie("[]", "not a JSON object"), "array");
 	ok(lie("{\"node\":{}}", "vzstatus"), "not a status");
