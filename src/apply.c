@@ -296,9 +296,16 @@ push_image(struct apply *a, struct cnode *n, const char *id, char *err,
 			break;
 		if (st == 3 && base[0] != '\0') {
 			/* The delta did not rebuild the image: send it whole. */
-			fprintf(stderr, "vzmaster: %s: delta for image %.12s "
-			    "did not match, sending the full image\n",
-			    n->host->name, id);
+			struct buf ev = BUF_INIT;
+
+			buf_addf(&ev, "%s: the delta for image %.12s did not "
+			    "rebuild it (%s); sent the full image", n->host->name,
+			    id, err);
+			pthread_mutex_lock(&apply_lock);
+			a->events = xreallocarray(a->events, a->nevents + 1,
+			    sizeof *a->events);
+			a->events[a->nevents++] = buf_detach(&ev, NULL);
+			pthread_mutex_unlock(&apply_lock);
 			base[0] = '\0';
 			continue;
 		}
@@ -634,8 +641,16 @@ run_step(struct apply *a, const struct plan *p, enum plan_phase phase,
 		njobs++;
 	}
 	if (njobs > 0 && vz_fanout_run(jobs, njobs, a->cl->ctx->jobs,
-	    step_node, NULL, err, sizeof err) == -1)
-		fprintf(stderr, "vzmaster: %s\n", err);
+	    step_node, NULL, err, sizeof err) == -1) {
+		/* no worker could start: every action of the step failed */
+		for (k = 0; k < njobs; k++) {
+			struct step_job *j = jobs[k].arg;
+			size_t m;
+
+			for (m = 0; m < j->nacts; m++)
+				add_result(a, j->acts[m], 0, 0, err, NULL);
+		}
+	}
 	for (k = 0; k < a->cl->nnodes; k++)
 		free(sj[k].acts);
 	free(sj);
@@ -686,4 +701,9 @@ apply_release(struct apply *a)
 	free(a->results);
 	a->results = NULL;
 	a->nresults = 0;
+	for (i = 0; i < a->nevents; i++)
+		free(a->events[i]);
+	free(a->events);
+	a->events = NULL;
+	a->nevents = 0;
 }

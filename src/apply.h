@@ -60,6 +60,10 @@ struct apply {
 	uint64_t		 bytes_sent;	/* image payloads */
 	uint64_t		 bytes_full;	/* what full tarballs would be */
 	int			 failures;
+	char			**events;	/* things worth saying that are not
+					   failures ("delta did not match,
+					   sent the full image") */
+	size_t			 nevents;
 };
 
 /* Returns the number of failed actions. */

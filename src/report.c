@@ -82,6 +82,11 @@ reconcile_report(const struct vz_ctx *ctx, struct reconcile *r,
 			if (r->desired[i].failed)
 				json_string(&w, r->desired[i].err);
 		json_end_array(&w);
+		json_key(&w, "events");
+		json_begin_array(&w);
+		for (i = 0; a != NULL && i < a->nevents; i++)
+			json_string(&w, a->events[i]);
+		json_end_array(&w);
 		json_key(&w, "bytesSent");
 		json_uint(&w, a ? a->bytes_sent : 0);
 		json_key(&w, "bytesFull");
@@ -116,6 +121,8 @@ reconcile_report(const struct vz_ctx *ctx, struct reconcile *r,
 			fprintf(stderr, "  last log lines of '%s' on %s:\n%s",
 			    res->pod, res->node, res->log_tail);
 	}
+	for (i = 0; a != NULL && i < a->nevents; i++)
+		vz_warn("%s", a->events[i]);
 	for (i = 0; i < r->plan.nproblems; i++)
 		vz_warn("%s", r->plan.problems[i].text);
 	if (a != NULL && a->bytes_sent > 0 && ctx->verbosity >= 0) {

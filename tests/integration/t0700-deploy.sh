@@ -135,6 +135,38 @@ test_expect_success 'the old version still serves everywhere' '
 '
 cp "$TEST_TMP/hello.good" "$C/pods/hello.yaml"
 
+# A node whose delta base is damaged: the delta cannot rebuild the image,
+# the node refuses it (digest check) and the full image goes instead.
+image_of() {	# NODE: image id the hello container runs
+	on "$1" /usr/local/sbin/vzexec status | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["pods"]:
+    if p["name"] == "hello": print(p["containers"][0]["image"])'
+}
+bad=$(hello_nodes | head -n1)
+test_expect_success 'a damaged delta base: the full image is sent instead' '
+	old=$(image_of $bad) && [ -n "$old" ] &&
+	on $bad dd if=/dev/urandom of=/var/lib/vz/images/$old.tar bs=1 count=64 \
+	    seek=4096 conv=notrunc status=none &&
+	echo v3 >"$C/images/v1/www/index.html" &&
+	vz --json deploy --timeout 60 >fb.json 2>fb.err &&
+	python3 -c "
+import json
+r = json.load(open(\"fb.json\"))
+ev = [e for e in r[\"events\"] if \"did not rebuild\" in e]
+assert len(ev) == 1 and ev[0].startswith(\"$bad:\"), r[\"events\"]
+assert all(x[\"ok\"] for x in r[\"results\"]), r[\"results\"]
+"
+'
+test_expect_success 'every node holds the new image with the right digest' '
+	id=$(image_of $bad) && [ "$id" != "$old" ] &&
+	for n in $(hello_nodes); do
+		[ "$(image_of $n)" = "$id" ] &&
+		[ "$(on $n sha256sum /var/lib/vz/images/$id.tar | cut -d" " -f1)" = "$id" ] &&
+		curl -sS --max-time 5 "http://$("$FAKEVPS" ip $n):8090/" | grep -qx v3
+	done
+'
+
 test_expect_success 'kill stops solo everywhere' '
 	vz -q kill solo &&
 	for n in n1 n2 n3; do ! pods_on $n | grep -q "^solo:"; done &&
