@@ -136,9 +136,9 @@ if [ -x "$JD" ] && command -v journalctl >/dev/null 2>&1; then
 		'
 		test_expect_success 'the journal and the fallback file together' '
 			fb=$(tail -n 1 "$VZROOT/run/log/vz.chat.a.log" | sed "s/^[0-9]* tick //") &&
+			j=$(nsenter --mount --target $JPID journalctl -q -t vz/chat/a -o cat | tail -n 1) &&
 			jlogs -n all chat/a >out &&
 			grep -q " a tick $fb\$" out &&
-			j=$(nsenter --mount --target $JPID journalctl -q -t vz/chat/a -o cat | tail -n 1) &&
 			grep -q " a $j\$" out
 		'
 		test_expect_success '-f follows journalctl -f' '
