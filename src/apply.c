@@ -624,6 +624,13 @@ run_step(struct apply *a, const struct plan *p, enum plan_phase phase,
 			continue;
 		if (phase == PLAN_PHASE_EXTRA && pod_failed(a, act->pod))
 			continue;	/* keep the old copies serving */
+		if (phase == PLAN_PHASE_UPDATE && pod_failed(a, act->pod)) {
+			/* A version that failed on one node is not tried on
+			   the next: the rest keep the old one. */
+			add_result(a, act, 0, 0, "update not attempted: it "
+			    "failed on an earlier node", NULL);
+			continue;
+		}
 		if ((n = cluster_node(a->cl, act->node)) == NULL)
 			continue;
 		k = (size_t)(n - a->cl->nodes);

@@ -58,6 +58,14 @@ kill_exec(struct vz_ctx *ctx, int argc, char **argv)
 		return cmd_usage_error(&cmd_kill_entry, "name the pods to kill");
 	if ((rc = cluster_load(&r.cl, ctx, CLUSTER_NEED_PODS)) != VZ_EXIT_OK)
 		return rc;
+	for (i = optind; i < argc; i++)
+		if (pod_find(&r.cl.pods, argv[i]) == NULL) {
+			/* A pod no longer in the manifests is stopped by
+			   deploy anyway; a typo must not be remembered. */
+			vz_error("no pod '%s' in %s", argv[i], ctx->pods_path);
+			rc = VZ_EXIT_USAGE;
+			goto out;
+		}
 	r.cl.identity = identity;
 	if (connect_ms > 0)
 		r.cl.connect_timeout_ms = connect_ms;

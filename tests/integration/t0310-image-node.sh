@@ -54,8 +54,8 @@ test_expect_success 'three versions imported on the master' '
 	test "$V1" != "$V2" && test "$V2" != "$V3"
 '
 
-test_expect_success 'full import of v1 (tar+xz)' '
-	pack $V1 && grep -q "\"encoding\":\"tar+xz\"" pack.json &&
+test_expect_success 'full import of v1 (tar+zstd)' '
+	pack $V1 && grep -q "\"encoding\":\"tar+zstd\"" pack.json &&
 	"$VZIMG" image-import --root "$ROOT" $V1.upload.json >imp.json &&
 	grep -q "\"status\":\"imported\"" imp.json &&
 	"$ROOT/images/$V1/rootfs/bin/busybox" true &&

@@ -127,6 +127,10 @@ test_expect_success 'it names the pod and the node, and rolled back' '
 	grep -q "hello: n[123]: cannot start .hello.*executable not found" broken.err &&
 	grep -q "rolled back" broken.err
 '
+test_expect_success 'the failed version was not tried on the second node' '
+	test $(grep -c "executable not found" broken.err) -eq 1 &&
+	grep -q "hello: update not attempted: it failed on an earlier node" broken.err
+'
 test_expect_success 'the old version still serves everywhere' '
 	for n in $(hello_nodes); do
 		pods_on $n | grep -q "^hello:.*:running$" &&
@@ -167,6 +171,9 @@ test_expect_success 'every node holds the new image with the right digest' '
 	done
 '
 
+test_expect_failure_code 2 'kill of a pod not in the manifests is refused' '
+	vz kill sollo
+'
 test_expect_success 'kill stops solo everywhere' '
 	vz -q kill solo &&
 	for n in n1 n2 n3; do ! pods_on $n | grep -q "^solo:"; done &&
