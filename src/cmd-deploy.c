@@ -150,14 +150,7 @@ deploy_exec(struct vz_ctx *ctx, int argc, char **argv)
 		    VZ_EXIT_OK;
 		goto out;
 	}
-	a.cl = &r.cl;
-	a.store = &r.store;
-	a.markers = &r.markers;
-	a.desired = r.desired;
-	a.ndesired = r.ndesired;
-	a.spec_dir = r.spec_dir;
-	a.upload_dir = r.upload_dir;
-	a.timeout_s = timeout_s;
+	reconcile_apply_init(&r, &a, timeout_s);
 	if (ctx->tty && !ctx->json && ctx->verbosity >= 0 &&
 	    isatty(STDERR_FILENO)) {
 		vz_progress_init(&bar, stderr, "images", 0);

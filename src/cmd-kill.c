@@ -107,14 +107,7 @@ kill_exec(struct vz_ctx *ctx, int argc, char **argv)
 		if (!named || act->op != PLAN_STOP)
 			act->op = PLAN_KEEP;
 	}
-	a.cl = &r.cl;
-	a.store = &r.store;
-	a.markers = &r.markers;
-	a.desired = r.desired;
-	a.ndesired = r.ndesired;
-	a.spec_dir = r.spec_dir;
-	a.upload_dir = r.upload_dir;
-	a.timeout_s = 120;
+	reconcile_apply_init(&r, &a, 120);
 	apply_plan(&a, &r.plan);
 	reconcile_record(&r, &a);
 	if (markers_save(&r.markers, r.markers_path, err, sizeof err) == -1) {

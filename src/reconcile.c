@@ -418,6 +418,20 @@ reconcile_plan(struct reconcile *r)
 }
 
 void
+reconcile_apply_init(struct reconcile *r, struct apply *a, int timeout_s)
+{
+	memset(a, 0, sizeof *a);
+	a->cl = &r->cl;
+	a->store = &r->store;
+	a->markers = &r->markers;
+	a->desired = r->desired;
+	a->ndesired = r->ndesired;
+	a->spec_dir = r->spec_dir;
+	a->upload_dir = r->upload_dir;
+	a->timeout_s = timeout_s;
+}
+
+void
 reconcile_release(struct reconcile *r)
 {
 	size_t i, j;

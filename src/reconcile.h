@@ -44,6 +44,9 @@ int	reconcile_prepare(struct reconcile *);
 /* Probe, update markers, plan.  0, or -1 after printing why. */
 int	reconcile_plan(struct reconcile *);
 void	reconcile_release(struct reconcile *);
+/* Point an apply at this reconcile's cluster, store, markers and specs. */
+void	reconcile_apply_init(struct reconcile *, struct apply *,
+	    int timeout_s);
 /* Update the markers from what apply did (report.c). */
 void	reconcile_record(struct reconcile *, const struct apply *);
 /* Print the outcome: human lines or --json (a NULL apply: a dry run). */
