@@ -498,6 +498,86 @@ out:
 	buf_release(&spec);
 }
 
+/*
+ * The spec of the temporary instance POD.next: the same JSON with its
+ * top-level name changed.  nodespec_build writes "name" right after
+ * "vzspec", so the first "name" member is the pod's.
+ */
+static int
+next_spec(const char *pod, const struct buf *spec, struct buf *out)
+{
+	struct buf from = BUF_INIT;
+	const char *at;
+	int rc = -1;
+
+	buf_addf(&from, "\"name\": \"%s\"", pod);
+	if ((at = strstr(spec->data, from.data)) != NULL) {
+		buf_add(out, spec->data, (size_t)(at - spec->data));
+		buf_addf(out, "\"name\": \"%s" VZ_NEXT_SUFFIX "\"", pod);
+		buf_adds(out, at + from.len);
+		rc = 0;
+	}
+	buf_release(&from);
+	return rc;
+}
+
+/*
+ * Side by side: start the new version as POD.next, wait until it is
+ * ready, switch POD itself to the new version while POD.next serves, then
+ * remove POD.next.  The old copy stops only once a new one is ready.
+ * Returns 0, or -1 with err and *rolled_back set when the old version
+ * runs again (or was never stopped).
+ */
+static int
+update_side_by_side(struct apply *a, struct cnode *n,
+    const struct plan_action *act, const struct buf *spec,
+    const struct buf *old, int have_old, char *err, size_t errlen,
+    int *rolled_back)
+{
+	struct buf nspec = BUF_INIT, next = BUF_INIT;
+	char e2[512];
+	int rc = -1;
+
+	*rolled_back = 0;
+	buf_addf(&next, "%s" VZ_NEXT_SUFFIX, act->pod);
+	if (next_spec(act->pod, spec, &nspec) == -1) {
+		snprintf(err, errlen, "%s: '%s': spec without its name",
+		    n->host->name, act->pod);
+		goto out;
+	}
+	if (spec_put(n, next.data, &nspec, err, errlen) == -1)
+		goto out;
+	if (wait_pod(n, next.data, act->new_hash, 0, a->timeout_s, err,
+	    errlen) == -1) {
+		/* The old copy was never touched. */
+		if (spec_rm(n, next.data, e2, sizeof e2) == 0)
+			wait_pod(n, next.data, NULL, 1, a->timeout_s, e2,
+			    sizeof e2);
+		*rolled_back = 1;
+		goto out;
+	}
+	if (spec_put(n, act->pod, spec, err, errlen) == -1 ||
+	    wait_pod(n, act->pod, act->new_hash, 0, a->timeout_s, err,
+	    errlen) == -1) {
+		if (have_old && spec_put(n, act->pod, old, e2,
+		    sizeof e2) == 0 && wait_pod(n, act->pod, act->old_hash, 0,
+		    a->timeout_s, e2, sizeof e2) == 0)
+			*rolled_back = 1;
+		if (spec_rm(n, next.data, e2, sizeof e2) == 0)
+			wait_pod(n, next.data, NULL, 1, a->timeout_s, e2,
+			    sizeof e2);
+		goto out;
+	}
+	if (spec_rm(n, next.data, err, errlen) == -1 ||
+	    wait_pod(n, next.data, NULL, 1, a->timeout_s, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	buf_release(&nspec);
+	buf_release(&next);
+	return rc;
+}
+
 static void
 do_update(struct apply *a, struct cnode *n, const struct plan_action *act)
 {
@@ -515,8 +595,33 @@ do_update(struct apply *a, struct cnode *n, const struct plan_action *act)
 	have_old = act->old_hash != NULL &&
 	    find_spec(a, act->old_hash, &old, &dp) == 0;
 	/* Images first: a failed push must not touch what runs. */
-	if (push_spec_images(a, n, &spec, err, sizeof err) == -1 ||
-	    spec_put(n, act->pod, &spec, err, sizeof err) == -1) {
+	if (push_spec_images(a, n, &spec, err, sizeof err) == -1) {
+		add_result(a, act, 0, 0, err, NULL);
+		goto out;
+	}
+	if (act->mode == PLAN_SIDE_BY_SIDE) {
+		int rolled;
+
+		if (update_side_by_side(a, n, act, &spec, &old, have_old, err,
+		    sizeof err, &rolled) == 0) {
+			snprintf(msg, sizeof msg, "updated %.12s -> %.12s "
+			    "(side by side)", act->old_hash ? act->old_hash :
+			    "?", act->new_hash);
+			add_result(a, act, 1, 0, msg, NULL);
+		} else {
+			char nextname[128];
+
+			snprintf(nextname, sizeof nextname, "%s" VZ_NEXT_SUFFIX,
+			    act->pod);
+			snprintf(msg, sizeof msg, "%s; %s", err, rolled ?
+			    "the old version kept serving" :
+			    "rollback failed");
+			add_result(a, act, 0, rolled, msg,
+			    log_tail(n, nextname));
+		}
+		goto out;
+	}
+	if (spec_put(n, act->pod, &spec, err, sizeof err) == -1) {
 		add_result(a, act, 0, 0, err, NULL);
 		goto out;
 	}

@@ -18,6 +18,9 @@
 #include "markers.h"
 #include "plan.h"
 
+/* The instance a side-by-side update starts beside POD (vzexec.h). */
+#define VZ_NEXT_SUFFIX	".next"
+
 struct cluster;
 struct vz_progress;
 

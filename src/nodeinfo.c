@@ -354,7 +354,7 @@ write_stopping(struct json_writer *w, const char *root,
 		for (j = 0; j < nspecs; j++)
 			if (strcmp(specs[j], pods[i]) == 0)
 				break;
-		if (j < nspecs || !spec_name_ok(pods[i]))
+		if (j < nspecs || !spec_pod_name_ok(pods[i]))
 			continue;
 		snprintf(sub, sizeof sub, "%s/%s", dir, pods[i]);
 		ctrs = list_dir(sub, NULL, &nc);

@@ -37,7 +37,7 @@ spec_name_ok(const char *s)
 {
 	size_t i, n = strlen(s);
 
-	if (n == 0 || n > VZ_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
+	if (n == 0 || n > VZ_LABEL_MAX || s[0] == '-' || s[n - 1] == '-')
 		return 0;
 	for (i = 0; i < n; i++) {
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
@@ -45,6 +45,23 @@ spec_name_ok(const char *s)
 			return 0;
 	}
 	return 1;
+}
+
+/* A pod name on the node: a label, or a label + ".next" (see vzexec.h). */
+int
+spec_pod_name_ok(const char *s)
+{
+	char label[VZ_LABEL_MAX + 1];
+	size_t n = strlen(s), sl = strlen(VZ_NEXT_SUFFIX);
+
+	if (spec_name_ok(s))
+		return 1;
+	if (n <= sl || n - sl > VZ_LABEL_MAX ||
+	    strcmp(s + n - sl, VZ_NEXT_SUFFIX) != 0)
+		return 0;
+	memcpy(label, s, n - sl);
+	label[n - sl] = '\0';
+	return spec_name_ok(label);
 }
 
 int
@@ -250,7 +267,7 @@ pod_ok(const struct json_value *doc, const char *expect, char *err,
 		return -1;
 	}
 	name = json_get_string(doc, "name");
-	if (name == NULL || !spec_name_ok(name) ||
+	if (name == NULL || !spec_pod_name_ok(name) ||
 	    (expect != NULL && strcmp(name, expect) != 0)) {
 		snprintf(err, errlen, "'name' is missing, invalid or differs "
 		    "from the file name");

@@ -61,7 +61,7 @@ specput_put(const struct vzopts *o, const char *pod)
 	char chunk[8192];
 	int fd = -1, rc = 1;
 
-	if (!spec_name_ok(pod)) {
+	if (!spec_pod_name_ok(pod)) {
 		fprintf(stderr, "vzexec: spec-put: invalid pod name '%s'\n",
 		    pod);
 		return 2;
@@ -139,7 +139,7 @@ specput_rm(const struct vzopts *o, const char *pod)
 {
 	char dir[4096], path[4200];
 
-	if (!spec_name_ok(pod)) {
+	if (!spec_pod_name_ok(pod)) {
 		fprintf(stderr, "vzexec: spec-rm: invalid pod name '%s'\n", pod);
 		return 2;
 	}

@@ -16,7 +16,11 @@
 
 #define VZEXEC_VERSION		"0.1.0"
 #define VZ_DEFAULT_ROOT		"/var/lib/vz"
-#define VZ_NAME_MAX		63	/* DNS-1123 label */
+#define VZ_LABEL_MAX		63	/* DNS-1123 label */
+/* A pod instance name: a label, or a label + ".next" (the new version
+ * of a pod started beside the old one during a side-by-side update). */
+#define VZ_NEXT_SUFFIX		".next"
+#define VZ_NAME_MAX		(VZ_LABEL_MAX + 5)
 #define VZ_SPEC_MAX		(1024 * 1024)
 
 /* Exit codes of every verb. */
@@ -110,6 +114,7 @@ int	 spec_load(const char *path, const char *expect_name,
 	    struct vz_pod **out, char *err, size_t errlen);
 void	 spec_free(struct vz_pod *);
 int	 spec_name_ok(const char *);
+int	 spec_pod_name_ok(const char *);
 int	 spec_image_ok(const char *);
 uint64_t spec_fnv(const void *, size_t, uint64_t);
 

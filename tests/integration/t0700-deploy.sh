@@ -112,6 +112,19 @@ print(\"sent\", r[\"bytesSent\"], \"full\", r[\"bytesFull\"])
 assert 0 < r[\"bytesSent\"] < r[\"bytesFull\"] / 10, (r[\"bytesSent\"], r[\"bytesFull\"])
 "
 '
+test_expect_success 'solo (no hostPort) was updated side by side, one copy left' '
+	python3 -c "
+import json
+r = json.load(open(\"upd.json\"))
+s = [x for x in r[\"results\"] if x[\"pod\"] == \"solo\"]
+assert len(s) == 1 and s[0][\"ok\"] and \"side by side\" in s[0][\"message\"], s
+" &&
+	total=0 &&
+	for n in n1 n2 n3; do
+		! pods_on $n | grep -q "^solo.next:" &&
+		total=$((total + $(count_procs $n "sleep 100000")))
+	done && [ $total -eq 1 ]
+'
 test_expect_success 'the new version answers on both nodes' '
 	for n in $(hello_nodes); do
 		curl -sS --max-time 5 "http://$("$FAKEVPS" ip $n):8090/" | grep -qx v2

@@ -120,6 +120,12 @@ main(void)
 	is_int(caps_from_name("CAP_SYS_ADMIN"), 21, "CAP_ prefix accepted");
 	ok(spec_name_ok("a-b1") && !spec_name_ok("-a") && !spec_name_ok("A"),
 	    "DNS-1123 labels");
+	ok(spec_pod_name_ok("web") && spec_pod_name_ok("web.next"),
+	    "a pod name may carry the side-by-side suffix .next");
+	ok(!spec_name_ok("web.next"), "but a container or volume name may not");
+	ok(!spec_pod_name_ok("web.other") && !spec_pod_name_ok("web.next.next") &&
+	    !spec_pod_name_ok(".next") && !spec_pod_name_ok("Web.next") &&
+	    !spec_pod_name_ok("../x.next"), "no other dotted pod names");
 	rmdir(dir);
 	return done_testing();
 }
