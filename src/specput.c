@@ -4,7 +4,9 @@
  *   vzexec spec-rm  [--root DIR] POD
  * A new spec is checked with the same loader the supervisor uses before it
  * replaces anything (a bad spec never stops a good pod), written with
- * fsync + rename, and the supervisor is told with SIGHUP.
+ * fsync + rename, and the supervisor is told with SIGHUP.  Then the pod's
+ * hostPorts are opened (spec-put) or closed (spec-rm) in the node's
+ * firewall; a firewall failure is a warning: the pod runs regardless.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +32,25 @@ fsync_dir(const char *dir)
 	fsync(fd);
 	close(fd);
 	return 0;
+}
+
+/* After the spec changed (or was found unchanged: repairs a ruleset that
+   was reloaded meanwhile).  doc NULL: the pod is gone. */
+static void
+firewall(const char *pod, const char *text, size_t len)
+{
+	struct json_value *doc = NULL;
+	char err[512];
+
+	if (text != NULL && json_parse(text, len, &doc, err, sizeof err) != 0) {
+		fprintf(stderr, "vzexec: warning: firewall: '%s': %s\n", pod,
+		    err);
+		return;
+	}
+	if (firewall_sync(pod, doc, err, sizeof err) != 0)
+		fprintf(stderr, "vzexec: warning: firewall: '%s': %s\n", pod,
+		    err);
+	json_free(doc);
 }
 
 static int
@@ -94,6 +115,7 @@ specput_put(const struct vzopts *o, const char *pod)
 	if (buf_read_file(&old, path, SPEC_MAX) == 0 && old.len == in.len &&
 	    memcmp(old.data, in.data, in.len) == 0) {
 		rc = 0;		/* unchanged: nothing to tell anyone */
+		firewall(pod, in.data, in.len);
 		goto out;
 	}
 	snprintf(tmp, sizeof tmp, "%s/.%s.json.tmp", dir, pod);
@@ -124,6 +146,7 @@ specput_put(const struct vzopts *o, const char *pod)
 	}
 	fsync_dir(dir);
 	rc = notify(o, "spec-put", pod);
+	firewall(pod, in.data, in.len);
 out:
 	if (fd != -1) {
 		close(fd);
@@ -138,6 +161,7 @@ int
 specput_rm(const struct vzopts *o, const char *pod)
 {
 	char dir[4096], path[4200];
+	int rc;
 
 	if (!spec_pod_name_ok(pod)) {
 		fprintf(stderr, "vzexec: spec-rm: invalid pod name '%s'\n", pod);
@@ -153,6 +177,7 @@ specput_rm(const struct vzopts *o, const char *pod)
 
 			if (pid > 0)
 				kill(pid, SIGHUP);
+			firewall(pod, NULL, 0);
 			return 0;
 		}
 		fprintf(stderr, "vzexec: spec-rm: cannot remove '%s': %s\n",
@@ -160,5 +185,7 @@ specput_rm(const struct vzopts *o, const char *pod)
 		return 1;
 	}
 	fsync_dir(dir);
-	return notify(o, "spec-rm", pod);
+	rc = notify(o, "spec-rm", pod);
+	firewall(pod, NULL, 0);
+	return rc;
 }

@@ -203,6 +203,16 @@ int	 supervise_main(const struct vzopts *, const char *onespec);
 int	 specput_put(const struct vzopts *, const char *pod);
 int	 specput_rm(const struct vzopts *, const char *pod);
 int	 status_main(const struct vzopts *);
+/*
+ * firewall.c: make the node's active firewalls (nftables input chains with
+ * policy drop, iptables/ip6tables INPUT with policy DROP) accept exactly
+ * the pod's hostPorts, in rules tagged "vz:POD"; spec NULL: the pod is
+ * gone, remove them.  No active firewall: 0, nothing changed.
+ */
+int	 firewall_sync(const char *pod, const struct json_value *spec,
+	    char *err, size_t errlen);
+/* Hidden verb `firewall [--root DIR] POD`: sync from ROOT/pods/POD.json. */
+int	 firewall_main(const struct vzopts *, const char *pod);
 void	 nodeinfo_write(struct json_writer *, const char *root);
 int	 supervisor_pid(const char *root);
 int64_t	 now_ms(void);
