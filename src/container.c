@@ -1,14 +1,15 @@
 /*
  * container: starting one container.  The supervisor clones a child into
- * new mount, PID, UTS and IPC namespaces (host network); the child joins
- * the cgroup, builds its root (overlay of the read-only image rootfs with
- * a per-container upper layer under ROOT/run, or a read-only bind plus a
- * tmpfs /tmp when overlay is refused), mounts /proc, a minimal /dev and a
- * read-only /sys, masks what runc masks, binds volumes, pivots, resolves
- * user and groups from the container's own /etc files (no NSS), drops
- * capabilities, sets no_new_privs and execs the entrypoint as PID 1.
- * A close-on-exec pipe tells the parent either nothing (exec happened) or
- * the reason the start failed.
+ * new mount, PID, UTS and IPC namespaces (host network) and moves it into
+ * its cgroup while the child builds its root (overlay of the read-only
+ * image rootfs with a per-container upper layer under ROOT/run, or a
+ * read-only bind plus a tmpfs /tmp when overlay is refused), mounts
+ * /proc, a minimal /dev and a read-only /sys, masks what runc masks,
+ * binds volumes, pivots, resolves user and groups from the container's
+ * own /etc files (no NSS), drops capabilities, sets no_new_privs and
+ * execs the entrypoint as PID 1.  A close-on-exec pipe tells the parent
+ * either nothing (exec happened) or the reason the start failed; a
+ * socket the other way tells the child it is in its cgroup and may exec.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -122,6 +124,7 @@ proc_starttime(pid_t pid)
 /* ---- the child ---- */
 
 static int child_errfd = -1;
+static int child_gofd = -1;	/* parent -> child: in the cgroup, exec */
 
 __attribute__((noreturn)) static void
 child_fail(const char *fmt, ...)
@@ -635,14 +638,13 @@ child_main(const struct launch *l, const char *rootfs, const char *cdir)
 	const char *cwd;
 	int64_t n;
 	int fd, readonly_root, overlay = 0, i;
+	char gobyte;
 
 	sigemptyset(&ss);
 	sigprocmask(SIG_SETMASK, &ss, NULL);
 	for (i = 1; i < NSIG; i++)
 		signal(i, SIG_DFL);
 	setsid();
-	if (cgroup_enter(l->cg, l->pod, l->ctr) != 0)
-		child_fail("cannot join the cgroup: %s", strerror(errno));
 
 	/* stdio: output FIFOs opened read-write, so a restarting supervisor
 	   never makes the container die of SIGPIPE (see supervise.c). */
@@ -739,6 +741,10 @@ child_main(const struct launch *l, const char *rootfs, const char *cdir)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		child_fail("cannot set no_new_privs: %s", strerror(errno));
 	json_free(img);		/* argv/env point into l->cspec or copies */
+	/* Nothing of the entrypoint runs outside its cgroup: wait for the
+	   parent to have moved us (it kills us if it cannot). */
+	if (read(child_gofd, &gobyte, 1) != 1)
+		child_fail("cannot join the cgroup");
 	exec_path(argv, env);
 	_exit(127);
 }
@@ -804,9 +810,9 @@ work_clean(const char *path)
 pid_t
 container_launch(const struct launch *l, char *err, size_t errlen)
 {
-	char rootfs[PATH_MAX], cdir[PATH_MAX], p[PATH_MAX];
+	char rootfs[PATH_MAX], cdir[PATH_MAX], p[PATH_MAX], cgerr[160] = "";
 	struct stat st;
-	int pfd[2], status;
+	int pfd[2], gfd[2], status;
 	ssize_t r;
 	pid_t pid;
 
@@ -849,6 +855,14 @@ container_launch(const struct launch *l, char *err, size_t errlen)
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
+	/* A socket, not a pipe: send(MSG_NOSIGNAL) to a child that died
+	   early is EPIPE, never SIGPIPE in the caller. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gfd) != 0) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
 	/* Raw clone: fork semantics (no CLONE_VM), new namespaces. */
 	pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID |
 	    CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD, 0, 0, 0, 0);
@@ -856,20 +870,46 @@ container_launch(const struct launch *l, char *err, size_t errlen)
 		snprintf(err, errlen, "clone: %s", strerror(errno));
 		close(pfd[0]);
 		close(pfd[1]);
+		close(gfd[0]);
+		close(gfd[1]);
 		return -1;
 	}
 	if (pid == 0) {
 		close(pfd[0]);
+		close(gfd[1]);
 		child_errfd = pfd[1];
+		child_gofd = gfd[0];
 		child_main(l, rootfs, cdir);
 	}
 	close(pfd[1]);
+	close(gfd[0]);
+	/*
+	 * The parent moves the child into its cgroup while the child builds
+	 * its mounts.  On cgroup v1 the first migration after a quiet spell
+	 * waits for an RCU grace period (cgroup_threadgroup_rwsem), ~10 ms
+	 * here: done by the child it was all on the start path.  The child
+	 * execs only after the go byte, so the entrypoint never runs
+	 * outside its limits.
+	 */
+	if (cgroup_attach(l->cg, l->pod, l->ctr, pid) != 0) {
+		snprintf(cgerr, sizeof cgerr, "cannot join the cgroup: %s",
+		    strerror(errno));
+		(void)kill(pid, SIGKILL);
+	} else if (send(gfd[1], "g", 1, MSG_NOSIGNAL) != 1) {
+		snprintf(cgerr, sizeof cgerr, "go pipe: %s", strerror(errno));
+		(void)kill(pid, SIGKILL);
+	}
+	close(gfd[1]);
 	do
 		r = read(pfd[0], err, errlen - 1);
 	while (r < 0 && errno == EINTR);
 	close(pfd[0]);
-	if (r > 0) {
-		err[r] = '\0';
+	if (r > 0 || cgerr[0] != '\0') {
+		/* the child's own reason first: it may have died first */
+		if (r > 0)
+			err[r] = '\0';
+		else
+			snprintf(err, errlen, "%s", cgerr);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 		return -1;

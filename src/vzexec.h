@@ -141,6 +141,8 @@ int	 cgroup_prepare(const struct cg_info *, const char *pod,
 	    size_t errlen);
 /* Move the calling process in: used by the container child. */
 int	 cgroup_enter(const struct cg_info *, const char *pod, const char *ctr);
+int	 cgroup_attach(const struct cg_info *, const char *pod,
+	    const char *ctr, pid_t);
 int64_t	 cgroup_memory(const struct cg_info *, const char *pod,
 	    const char *ctr);
 int64_t	 cgroup_oom_count(const struct cg_info *, const char *pod,
