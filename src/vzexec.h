@@ -182,6 +182,7 @@ struct launch {
  * is already reaped then.
  */
 pid_t	 container_launch(const struct launch *, char *err, size_t errlen);
+void	 container_reaped(const char *root, const char *pod, const char *ctr);
 int	 ctr_dir(char *, size_t, const char *root, const char *pod,
 	    const char *ctr, const char *leaf);
 int	 mkdir_p(const char *, mode_t);
