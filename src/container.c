@@ -60,6 +60,12 @@ mkdir_p(const char *path, mode_t mode)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	/* Usually the directory or its parent exists (every restart): one
+	   mkdir, not one per level. */
+	if (mkdir(p, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
 	for (s = p + 1; *s != '\0'; s++) {
 		if (*s != '/')
 			continue;
@@ -845,10 +851,8 @@ container_launch(const struct launch *l, char *err, size_t errlen)
 		snprintf(err, errlen, "image not present");
 		return -1;
 	}
-	/* A restart finds its directory: one mkdir, not one per level. */
 	if (ctr_dir(cdir, sizeof cdir, l->root, l->pod, l->ctr, "") != 0 ||
-	    (mkdir(cdir, 0700) != 0 && errno != EEXIST &&
-	    mkdir_p(cdir, 0700) != 0)) {
+	    mkdir_p(cdir, 0700) != 0) {
 		snprintf(err, errlen, "cannot create '%s': %s", cdir,
 		    strerror(errno));
 		return -1;
