@@ -443,8 +443,8 @@ resolve_user(const struct launch *l, const struct json_value *img,
 			id->gid = g;
 		else
 			id->gid = 0;
-		/* etc_lookup split pw: search the untouched copy */
-		/* find the name for supplementary groups */
+		/* the name for supplementary groups, from the copy:
+		   etc_lookup has split pw */
 		for (line = pw2; line != NULL && *line; line = next) {
 			if ((next = strchr(line, '\n')) != NULL)
 				*next++ = '\0';
@@ -769,7 +769,7 @@ child_main(const struct launch *l, const char *rootfs, const char *cdir)
 static int
 dir_only(const char *path, const char *keep)
 {
-	char b[512];
+	uint64_t b[64];		/* aligned for the record headers */
 	struct dirent64_hdr {
 		uint64_t	 ino;
 		int64_t		 off;
@@ -784,7 +784,7 @@ dir_only(const char *path, const char *keep)
 		return 0;
 	while (ok && (n = syscall(SYS_getdents64, fd, b, sizeof b)) > 0) {
 		for (i = 0; i < n; i += d->reclen) {
-			d = (struct dirent64_hdr *)(void *)(b + i);
+			d = (struct dirent64_hdr *)(void *)((char *)b + i);
 			if (strcmp(d->name, ".") == 0 ||
 			    strcmp(d->name, "..") == 0)
 				continue;
