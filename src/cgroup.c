@@ -262,22 +262,31 @@ fail:
 	return -1;
 }
 
+/* Move pid (0: the caller) into the container's cgroup(s). */
 int
-cgroup_enter(const struct cg_info *cg, const char *pod, const char *ctr)
+cgroup_attach(const struct cg_info *cg, const char *pod, const char *ctr,
+    pid_t pid)
 {
-	char p[512];
+	char p[512], v[24];
 
 	if (cg->mode == CG_NONE)
 		return 0;
+	snprintf(v, sizeof v, "%ld", (long)pid);
 	cpath(p, sizeof p, cg->mem, pod, ctr, "cgroup.procs");
-	if (write_str(p, "0") != 0)
+	if (write_str(p, v) != 0)
 		return -1;
 	if (cg->mode == CG_V1 && cg->pids[0] != '\0') {
 		cpath(p, sizeof p, cg->pids, pod, ctr, "cgroup.procs");
-		if (write_str(p, "0") != 0)
+		if (write_str(p, v) != 0)
 			return -1;
 	}
 	return 0;
+}
+
+int
+cgroup_enter(const struct cg_info *cg, const char *pod, const char *ctr)
+{
+	return cgroup_attach(cg, pod, ctr, 0);
 }
 
 int64_t

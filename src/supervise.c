@@ -394,6 +394,7 @@ ctr_exited(struct vz_ctr *c, int status)
 	c->last_exit = code;
 	c->pid = 0;
 	cgroup_remove(&cg, c->pod->name, c->name);
+	container_reaped(O->root, c->pod->name, c->name);
 	vzlog(code != 0, "%s/%s: exited, code %d (%s)", c->pod->name, c->name,
 	    code, reason);
 	if (c->restart_after_stop && !c->pod->removing && !shutting_down) {

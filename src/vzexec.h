@@ -146,6 +146,8 @@ int	 cgroup_prepare(const struct cg_info *, const char *pod,
 	    size_t errlen);
 /* Move the calling process in: used by the container child. */
 int	 cgroup_enter(const struct cg_info *, const char *pod, const char *ctr);
+int	 cgroup_attach(const struct cg_info *, const char *pod,
+	    const char *ctr, pid_t);
 int64_t	 cgroup_memory(const struct cg_info *, const char *pod,
 	    const char *ctr);
 int64_t	 cgroup_oom_count(const struct cg_info *, const char *pod,
@@ -185,6 +187,7 @@ struct launch {
  * is already reaped then.
  */
 pid_t	 container_launch(const struct launch *, char *err, size_t errlen);
+void	 container_reaped(const char *root, const char *pod, const char *ctr);
 int	 ctr_dir(char *, size_t, const char *root, const char *pod,
 	    const char *ctr, const char *leaf);
 int	 mkdir_p(const char *, mode_t);
