@@ -769,6 +769,70 @@ run_step(struct apply *a, const struct plan *p, enum plan_phase phase,
 	free(jobs);
 }
 
+/*
+ * Before any wave: push, to every node in parallel, the images its starts
+ * and updates will need.  The rolling switch stays one node at a time,
+ * but no wave waits for a transfer.  A push that fails here is tried
+ * again, and reported, by the action itself.
+ */
+static int
+stage_node(struct vz_fanout_job *job, void *arg)
+{
+	struct step_job *sj = job->arg;
+	const struct desired_pod *dp;
+	struct buf spec = BUF_INIT;
+	char err[1024];
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < sj->nacts && sj->node->ssh != NULL; i++) {
+		buf_reset(&spec);
+		if (find_spec(sj->a, sj->acts[i]->new_hash, &spec, &dp) == 0)
+			(void)push_spec_images(sj->a, sj->node, &spec, err,
+			    sizeof err);
+	}
+	buf_release(&spec);
+	return 0;
+}
+
+static void
+stage_images(struct apply *a, const struct plan *p)
+{
+	struct step_job *sj = xcalloc(a->cl->nnodes, sizeof *sj);
+	struct vz_fanout_job *jobs = xcalloc(a->cl->nnodes, sizeof *jobs);
+	size_t i, k, njobs = 0;
+	char err[256];
+
+	for (i = 0; i < p->n; i++) {
+		const struct plan_action *act = &p->actions[i];
+		struct cnode *n;
+
+		if ((act->op != PLAN_START && act->op != PLAN_UPDATE) ||
+		    act->new_hash == NULL ||
+		    (n = cluster_node(a->cl, act->node)) == NULL)
+			continue;
+		k = (size_t)(n - a->cl->nodes);
+		sj[k].a = a;
+		sj[k].node = n;
+		sj[k].acts = xreallocarray(sj[k].acts, sj[k].nacts + 1,
+		    sizeof *sj[k].acts);
+		sj[k].acts[sj[k].nacts++] = act;
+	}
+	for (k = 0; k < a->cl->nnodes; k++)
+		if (sj[k].nacts > 0) {
+			jobs[njobs].name = sj[k].node->host->name;
+			jobs[njobs].arg = &sj[k];
+			njobs++;
+		}
+	if (njobs > 1)	/* one node: the action pushes just the same */
+		(void)vz_fanout_run(jobs, njobs, a->cl->ctx->jobs, stage_node,
+		    NULL, err, sizeof err);
+	for (k = 0; k < a->cl->nnodes; k++)
+		free(sj[k].acts);
+	free(sj);
+	free(jobs);
+}
+
 int
 apply_plan(struct apply *a, const struct plan *p)
 {
@@ -779,6 +843,7 @@ apply_plan(struct apply *a, const struct plan *p)
 	size_t i, j;
 	int maxwave;
 
+	stage_images(a, p);
 	for (i = 0; i < sizeof phases / sizeof phases[0]; i++) {
 		maxwave = 0;
 		for (j = 0; j < p->n; j++)
