@@ -133,6 +133,10 @@ test_expect_success 'the new version answers on both nodes' '
 
 cp "$C/pods/hello.yaml" "$TEST_TMP/hello.good"
 sed -i "s|command: \[/bin/busybox, httpd|command: [/bin/no-such-httpd, httpd|" "$C/pods/hello.yaml"
+echo v2b >"$C/images/v1/www/index.html"	# the broken version has a new image too
+images_on() { on "$1" /usr/local/sbin/vzexec status | python3 -c '
+import json, sys
+print(" ".join(i["id"] for i in json.load(sys.stdin)["images"]))'; }
 test_expect_failure_code 1 'a broken update fails' '
 	vz deploy --timeout 30 2>broken.err
 '
@@ -144,6 +148,11 @@ test_expect_success 'the failed version was not tried on the second node' '
 	test $(grep -c "executable not found" broken.err) -eq 1 &&
 	grep -q "hello: update not attempted: it failed on an earlier node" broken.err
 '
+test_expect_success 'images were staged on every node before the waves' '
+	# the second node never switched, yet holds the broken version image
+	set -- $(hello_nodes) && a=$(images_on $1) && b=$(images_on $2) &&
+	test $(echo $a | wc -w) -ge 3 && test $(echo $b | wc -w) -ge 3
+'
 test_expect_success 'the old version still serves everywhere' '
 	for n in $(hello_nodes); do
 		pods_on $n | grep -q "^hello:.*:running$" &&
@@ -151,6 +160,7 @@ test_expect_success 'the old version still serves everywhere' '
 	done
 '
 cp "$TEST_TMP/hello.good" "$C/pods/hello.yaml"
+echo v2 >"$C/images/v1/www/index.html"
 
 # A node whose delta base is damaged: the delta cannot rebuild the image,
 # the node refuses it (digest check) and the full image goes instead.
@@ -163,8 +173,10 @@ for p in json.load(sys.stdin)["pods"]:
 bad=$(hello_nodes | head -n1)
 test_expect_success 'a damaged delta base: the full image is sent instead' '
 	old=$(image_of $bad) && [ -n "$old" ] &&
-	on $bad dd if=/dev/urandom of=/var/lib/vz/images/$old.tar bs=1 count=64 \
-	    seek=4096 conv=notrunc status=none &&
+	for t in $(images_on $bad); do	# whichever one serves as the base
+		on $bad dd if=/dev/urandom of=/var/lib/vz/images/$t.tar bs=1 \
+		    count=64 seek=4096 conv=notrunc status=none
+	done &&
 	echo v3 >"$C/images/v1/www/index.html" &&
 	vz --json deploy --timeout 60 >fb.json 2>fb.err &&
 	python3 -c "
