@@ -19,7 +19,11 @@
  */
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
+
+#include <linux/openat2.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -39,6 +44,7 @@
 #include "buf.h"
 #include "imgutil.h"
 #include "json.h"
+#include "vcdiff.h"
 #include "wire.h"
 
 #define EXIT_USAGE	2
@@ -70,9 +76,11 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: %s image-import [--root DIR] [--trust-devices] MANIFEST\n"
+	    "       %s image-import [--root DIR] [--trust-devices] --stdin\n"
 	    "       %s image-gc [--root DIR] [--keep N] [--dry-run]\n"
-	    "       %s image-list [--root DIR]\n", progname, progname,
-	    progname);
+	    "       %s image-list [--root DIR]\n"
+	    "       %s image-check [--root DIR]\n", progname, progname,
+	    progname, progname, progname);
 	return EXIT_USAGE;
 }
 
@@ -102,6 +110,242 @@ take_lock(char *err, size_t errlen)
 	return fd;
 }
 
+/* ---- the upload stream ---- */
+
+#define CHUNK		(1u << 17)
+/*
+ * An image whose data may still be only in the page cache carries an empty
+ * file images/<id>/.unsynced (".unsynced" holding "trust-devices" when it was
+ * imported with --trust-devices).  See sweep_marks() and cmd_check().
+ */
+#define MARK		".unsynced"
+#define SYNC_AGE	60
+
+/*
+ * The payload: exactly want bytes from fd (stdin or the payload file),
+ * hashed as they pass.  pre holds bytes read past the manifest's newline.
+ */
+struct payload {
+	int		 fd;
+	uint64_t	 want, got;
+	struct sha256	 h;
+	const char	*pre;
+	size_t		 prelen;
+	int		 short_read;	/* the stream ended early */
+	int		 rerrno;	/* a read error */
+	char		*buf;		/* CHUNK bytes for the decompressor */
+	char		 hex[SHA256_HEX_LEN + 1];
+};
+
+static ssize_t
+payload_read(struct payload *p, void *dst, size_t cap)
+{
+	uint64_t left = p->want - p->got;
+	ssize_t n;
+
+	if (left == 0)
+		return 0;
+	if (p->short_read || p->rerrno)
+		return -1;
+	if (cap > left)
+		cap = (size_t)left;
+	if (p->prelen > 0) {
+		n = (ssize_t)(cap < p->prelen ? cap : p->prelen);
+		memcpy(dst, p->pre, (size_t)n);
+		p->pre += n;
+		p->prelen -= (size_t)n;
+	} else {
+		do
+			n = read(p->fd, dst, cap);
+		while (n == -1 && errno == EINTR);
+		if (n == 0) {
+			p->short_read = 1;
+			return -1;
+		}
+		if (n < 0) {
+			p->rerrno = errno;
+			return -1;
+		}
+	}
+	sha256_update(&p->h, dst, (size_t)n);
+	p->got += (uint64_t)n;
+	return n;
+}
+
+/*
+ * Read the rest of the payload: its sha256 then tells a corrupt upload from
+ * any other failure, and a sender streaming it finishes its write.
+ */
+static void
+payload_drain(struct payload *p)
+{
+	while (payload_read(p, p->buf, CHUNK) > 0)
+		;
+}
+
+/* 1 when the whole payload came and is the one announced, else 0 + err. */
+static int
+payload_check(struct payload *p, const struct wire_manifest *m,
+    const char *name, char *err, size_t errlen)
+{
+	if (p->h.md != NULL)
+		sha256_final(&p->h, p->hex);
+	if (p->rerrno) {
+		fmtpath(err, errlen, "cannot read upload '%s': %s", name,
+		    strerror(p->rerrno));
+		return 0;
+	}
+	if (p->short_read) {
+		fmtpath(err, errlen, "upload '%s' is corrupt: the stream ended "
+		    "after %llu of %llu bytes", name,
+		    (unsigned long long)p->got, (unsigned long long)m->size);
+		return 0;
+	}
+	if (p->got == m->size && strcmp(p->hex, m->sha256) == 0)
+		return 1;
+	fmtpath(err, errlen, "upload '%s' is corrupt: %llu bytes with sha256 "
+	    "%s, expected %llu bytes with sha256 %s", name,
+	    (unsigned long long)p->got, p->hex, (unsigned long long)m->size,
+	    m->sha256);
+	return 0;
+}
+
+/* libarchive read callback of the decompressor. */
+static la_ssize_t
+payload_cb(struct archive *a, void *arg, const void **out)
+{
+	struct payload *p = arg;
+	ssize_t n;
+
+	if ((n = payload_read(p, p->buf, CHUNK)) < 0) {
+		archive_set_error(a, EIO, "the upload ended early");
+		return -1;
+	}
+	*out = p->buf;
+	return n;
+}
+
+/*
+ * The tarball as a stream of chunks: decompressed from the payload (and
+ * teed into the tarball file), or read from the file a delta rebuilt.
+ * Hashed either way: its sha256 is the image id.
+ */
+struct tarsrc {
+	struct payload	*p;	/* NULL: read fd */
+	struct archive	*za;	/* decompressor; NULL for a raw payload */
+	int		 fd;	/* the file read when p is NULL */
+	int		 tee;	/* the file written, or -1 */
+	const char	*name;	/* of fd or tee, for messages */
+	uint64_t	 total, max;
+	struct sha256	 h;
+	int		 broken;
+	int		 wrerr;	/* errno of a failed write (ENOSPC) */
+	char		 chunk[CHUNK];
+	char		 msg[600];
+};
+
+static ssize_t
+tarsrc_read(struct tarsrc *s, const void **out)
+{
+	ssize_t n;
+
+	if (s->broken)
+		return -1;
+	if (s->p == NULL) {
+		do
+			n = read(s->fd, s->chunk, CHUNK);
+		while (n == -1 && errno == EINTR);
+		if (n < 0)
+			fmtpath(s->msg, sizeof s->msg, "cannot read '%s': %s",
+			    s->name, strerror(errno));
+	} else if (s->za != NULL) {
+		n = archive_read_data(s->za, s->chunk, CHUNK);
+		if (n < 0)
+			fmtpath(s->msg, sizeof s->msg, "cannot decompress the "
+			    "upload: %s", archive_error_string(s->za) ?
+			    archive_error_string(s->za) : "bad data");
+	} else if ((n = payload_read(s->p, s->chunk, CHUNK)) < 0)
+		fmtpath(s->msg, sizeof s->msg, "the upload ended early");
+	if (n < 0) {
+		s->broken = 1;
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	s->total += (uint64_t)n;
+	if (s->total > s->max) {
+		fmtpath(s->msg, sizeof s->msg, "the upload decompresses to "
+		    "more than the %llu bytes announced",
+		    (unsigned long long)s->max);
+		s->broken = 1;
+		return -1;
+	}
+	sha256_update(&s->h, s->chunk, (size_t)n);
+	if (s->tee != -1 && write_full(s->tee, s->chunk, (size_t)n) == -1) {
+		s->wrerr = errno;
+		fmtpath(s->msg, sizeof s->msg, "cannot write '%s': %s",
+		    s->name, strerror(errno));
+		s->broken = 1;
+		return -1;
+	}
+	*out = s->chunk;
+	return n;
+}
+
+static la_ssize_t
+tarsrc_cb(struct archive *a, void *arg, const void **out)
+{
+	struct tarsrc *s = arg;
+	ssize_t n;
+
+	if ((n = tarsrc_read(s, out)) < 0) {
+		archive_set_error(a, s->wrerr ? s->wrerr : EIO, "%s", s->msg);
+		return -1;
+	}
+	return n;
+}
+
+/* Hash (and tee) what is left; 0, or -1 when the source broke. */
+static int
+tarsrc_drain(struct tarsrc *s)
+{
+	const void *b;
+	ssize_t n;
+
+	while ((n = tarsrc_read(s, &b)) > 0)
+		;
+	return n == 0 ? 0 : -1;
+}
+
+/* Set up the decompressor of a payload; 0, or -1 with err set. */
+static int
+open_decompressor(struct payload *p, enum wire_compress c,
+    struct archive **zap, char *err, size_t errlen)
+{
+	struct archive *za;
+	struct archive_entry *e;
+
+	*zap = NULL;
+	if (c == WIRE_NONE)
+		return 0;
+	za = archive_read_new();
+	if (c == WIRE_ZSTD)
+		archive_read_support_filter_zstd(za);
+	else
+		archive_read_support_filter_xz(za);
+	archive_read_support_format_raw(za);
+	if (archive_read_open(za, p, NULL, payload_cb, NULL) != ARCHIVE_OK ||
+	    archive_read_next_header(za, &e) != ARCHIVE_OK) {
+		fmtpath(err, errlen, "cannot decompress the upload: %s",
+		    archive_error_string(za) ? archive_error_string(za) :
+		    "bad data");
+		archive_read_free(za);
+		return -1;
+	}
+	*zap = za;
+	return 0;
+}
+
 /* ---- safe unpack ---- */
 
 /* A path inside the rootfs: relative, no "..", no empty name. */
@@ -126,23 +370,207 @@ inside(const char *p)
 }
 
 struct unpack_stats {
-	uint64_t	entries, skipped_devices;
+	uint64_t	entries, skipped_devices, linked;
 };
 
 /*
- * Unpack tarball into dir (which exists and is empty).  libarchive's
- * secure flags refuse "..", absolute paths and writes through symlinks;
- * NO_OVERWRITE refuses a second entry for a path (our tarballs never have
- * one, so it can only be an attempt to replace a checked entry); hardlinks
- * must name a regular file already unpacked and carry no data.
+ * openat2 beneath dirfd without following any symlink: the base image's
+ * path and the new image's parent folders are resolved by the kernel, so a
+ * symlink of either image can never send a hardlink outside them.
  */
 static int
-unpack(const char *tarball, const char *dir, int trust_devices,
-    struct unpack_stats *st, char *err, size_t errlen)
+open_beneath(int dirfd, const char *path, int flags)
+{
+	struct open_how how;
+
+	memset(&how, 0, sizeof how);
+	how.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW);
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+	    RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/*
+ * The base image's file at path when its metadata equals the tar entry's
+ * (type, size, permissions, owner, mtime, no xattrs on either side), else -1.
+ */
+static int
+base_candidate(int bfd, struct archive_entry *e, const char *path)
+{
+	struct stat sb;
+	int fd;
+
+	if (archive_entry_xattr_count(e) > 0 || !archive_entry_size_is_set(e) ||
+	    !archive_entry_mtime_is_set(e))
+		return -1;
+	if ((fd = open_beneath(bfd, path, O_RDONLY)) == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size != archive_entry_size(e) ||
+	    (sb.st_mode & 07777) != (archive_entry_perm(e) & 07777) ||
+	    (la_int64_t)sb.st_uid != archive_entry_uid(e) ||
+	    (la_int64_t)sb.st_gid != archive_entry_gid(e) ||
+	    sb.st_mtim.tv_sec != archive_entry_mtime(e) ||
+	    sb.st_mtim.tv_nsec != archive_entry_mtime_nsec(e) ||
+	    flistxattr(fd, NULL, 0) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* 1 when len bytes at off of fd equal p. */
+static int
+same_bytes(int fd, uint64_t off, const void *p, size_t len, char *cmp)
+{
+	const char *q = p;
+	size_t n;
+	ssize_t r;
+
+	while (len > 0) {
+		n = len < CHUNK ? len : CHUNK;
+		r = pread(fd, cmp, n, (off_t)off);
+		if (r != (ssize_t)n || memcmp(cmp, q, n) != 0)
+			return 0;
+		q += n;
+		off += n;
+		len -= n;
+	}
+	return 1;
+}
+
+/* Hardlink the open base file sfd at path of the new rootfs dfd. */
+static int
+link_base(int dfd, int sfd, const char *path)
+{
+	char dir[PATH_MAX];
+	const char *name = strrchr(path, '/');
+	int pfd = dfd, rc;
+
+	if (name != NULL) {
+		if ((size_t)(name - path) >= sizeof dir || name[1] == '\0')
+			return -1;
+		memcpy(dir, path, (size_t)(name - path));
+		dir[name - path] = '\0';
+		name++;
+		if ((pfd = open_beneath(dfd, dir, O_PATH | O_DIRECTORY)) == -1)
+			return -1;
+	} else
+		name = path;
+	rc = linkat(sfd, "", pfd, name, AT_EMPTY_PATH);
+	if (pfd != dfd)
+		close(pfd);
+	return rc;
+}
+
+/* Create the entry on disk and write the first upto bytes of sfd into it. */
+static int
+begin_write(struct archive *d, struct archive_entry *e, const char *path,
+    int sfd, uint64_t upto, char *cmp, char *err, size_t errlen)
+{
+	uint64_t off = 0;
+	ssize_t n;
+
+	if (archive_write_header(d, e) < ARCHIVE_WARN) {
+		fmtpath(err, errlen, "cannot unpack '%s': %s", path,
+		    archive_error_string(d));
+		return -1;
+	}
+	while (off < upto) {
+		n = pread(sfd, cmp, upto - off < CHUNK ? upto - off : CHUNK,
+		    (off_t)off);
+		if (n <= 0) {
+			fmtpath(err, errlen, "cannot read the base of '%s': %s",
+			    path, n < 0 ? strerror(errno) : "short file");
+			return -1;
+		}
+		if (archive_write_data_block(d, cmp, (size_t)n, (la_int64_t)off) <
+		    ARCHIVE_WARN) {
+			fmtpath(err, errlen, "cannot unpack '%s': %s", path,
+			    archive_error_string(d));
+			return -1;
+		}
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * A regular file of a delta whose entry and bytes equal the base image's
+ * file at the same path is hardlinked to it instead of written, so a
+ * one-file update writes about one file (plus the tarball).  Sharing inodes
+ * between images is safe because an image rootfs is never written to:
+ * container.c mounts it as a read-only overlay lower layer (writes go to the
+ * container's upper layer under ROOT/run) or binds it read-only when overlay
+ * is refused, and image-gc removes an image by unlinking, which leaves the
+ * other image's links intact.  The bytes are compared as they stream; at the
+ * first difference the file is written, starting with the equal prefix read
+ * back from the base.  Returns 1 linked, 0 written (finish the entry), -1.
+ */
+static int
+link_or_write(struct archive *a, struct archive *d, struct archive_entry *e,
+    const char *path, int sfd, int dfd, char *cmp, const char *label,
+    char *err, size_t errlen)
+{
+	const void *blk;
+	size_t len;
+	la_int64_t off;
+	uint64_t pos = 0;
+	int ar, same = 1;
+
+	while ((ar = archive_read_data_block(a, &blk, &len, &off)) ==
+	    ARCHIVE_OK) {
+		if (same && (uint64_t)off == pos &&
+		    same_bytes(sfd, pos, blk, len, cmp)) {
+			pos += len;
+			continue;
+		}
+		if (same) {
+			same = 0;
+			if (begin_write(d, e, path, sfd, pos, cmp, err,
+			    errlen) == -1)
+				return -1;
+		}
+		if (archive_write_data_block(d, blk, len, off) < ARCHIVE_WARN) {
+			fmtpath(err, errlen, "cannot unpack '%s': %s%s%s", path,
+			    archive_error_string(d), archive_errno(d) > 0 ?
+			    ": " : "", archive_errno(d) > 0 ?
+			    strerror(archive_errno(d)) : "");
+			return -1;
+		}
+	}
+	if (ar != ARCHIVE_EOF) {
+		fmtpath(err, errlen, "'%s': '%s': %s", label, path,
+		    archive_error_string(a));
+		return -1;
+	}
+	if (!same)
+		return 0;
+	if ((la_int64_t)pos == archive_entry_size(e) &&
+	    link_base(dfd, sfd, path) == 0)
+		return 1;
+	/* equal but not linkable (no parent folder entry, EXDEV...) */
+	return begin_write(d, e, path, sfd, pos, cmp, err, errlen) == -1 ?
+	    -1 : 0;
+}
+
+/*
+ * Unpack the tarball streamed by s into dir (which exists and is empty),
+ * reading s to its end.  libarchive's secure flags refuse "..", absolute
+ * paths and writes through symlinks; NO_OVERWRITE refuses a second entry
+ * for a path (our tarballs never have one, so it can only be an attempt to
+ * replace a checked entry); hardlinks must name a regular file already
+ * unpacked and carry no data.  bfd, when not -1, is the rootfs of the delta
+ * base: unchanged files are linked to it (link_or_write).  Nothing is
+ * synced here: see sweep_marks().
+ */
+static int
+unpack(struct tarsrc *s, const char *label, const char *dir, int bfd,
+    int trust_devices, struct unpack_stats *st, char *err, size_t errlen)
 {
 	struct archive *a, *d;
 	struct archive_entry *e;
-	char cwd[PATH_MAX];
+	char cwd[PATH_MAX], *cmp = NULL;
 	int rc = -1, ar, dfd = -1;
 
 	memset(st, 0, sizeof *st);
@@ -160,26 +588,29 @@ unpack(const char *tarball, const char *dir, int trust_devices,
 	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
 	    ARCHIVE_EXTRACT_NO_OVERWRITE);
 	/* no lookup functions: numeric ids, no NSS in a static binary */
-	if (archive_read_open_filename(a, tarball, 1 << 16) != ARCHIVE_OK) {
-		fmtpath(err, errlen, "cannot read '%s': %s", tarball,
-		    archive_error_string(a));
-		goto out;
-	}
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    fchdir(dfd) == -1) {
 		fmtpath(err, errlen, "cannot enter '%s': %s", dir,
 		    strerror(errno));
 		goto out;
 	}
+	if (archive_read_open(a, s, NULL, tarsrc_cb, NULL) != ARCHIVE_OK) {
+		fmtpath(err, errlen, "cannot read '%s': %s", label,
+		    archive_error_string(a));
+		goto out;
+	}
+	if (bfd != -1)
+		cmp = xmalloc(CHUNK);
 	for (;;) {
 		const char *path, *hl;
 		mode_t type;
+		int sfd = -1, r;
 
 		ar = archive_read_next_header(a, &e);
 		if (ar == ARCHIVE_EOF)
 			break;
 		if (ar < ARCHIVE_WARN) {
-			fmtpath(err, errlen, "'%s': %s", tarball,
+			fmtpath(err, errlen, "'%s': %s", label,
 			    archive_error_string(a));
 			goto out;
 		}
@@ -188,7 +619,7 @@ unpack(const char *tarball, const char *dir, int trust_devices,
 		type = archive_entry_filetype(e);
 		if (!inside(path)) {
 			fmtpath(err, errlen, "'%s': refusing entry '%s': "
-			    "outside the image root", tarball, path ? path : "");
+			    "outside the image root", label, path ? path : "");
 			goto out;
 		}
 		/*
@@ -202,7 +633,7 @@ unpack(const char *tarball, const char *dir, int trust_devices,
 			    !(type == AE_IFDIR && hl == NULL &&
 			    S_ISDIR(ex.st_mode))) {
 				fmtpath(err, errlen, "'%s': refusing entry "
-				    "'%s': the path exists already", tarball,
+				    "'%s': the path exists already", label,
 				    path);
 				goto out;
 			}
@@ -215,7 +646,7 @@ unpack(const char *tarball, const char *dir, int trust_devices,
 			    archive_entry_size(e) > 0) {
 				fmtpath(err, errlen, "'%s': refusing hardlink "
 				    "'%s' to '%s': not a regular file of the "
-				    "image", tarball, path, hl);
+				    "image", label, path, hl);
 				goto out;
 			}
 		} else if ((type == AE_IFCHR || type == AE_IFBLK) &&
@@ -226,32 +657,53 @@ unpack(const char *tarball, const char *dir, int trust_devices,
 		    type != AE_IFLNK && type != AE_IFIFO && type != AE_IFCHR &&
 		    type != AE_IFBLK) {
 			fmtpath(err, errlen, "'%s': refusing entry '%s' of "
-			    "unknown type", tarball, path);
+			    "unknown type", label, path);
 			goto out;
 		}
-		if (archive_write_header(d, e) < ARCHIVE_WARN) {
-			fmtpath(err, errlen, "'%s': cannot unpack '%s': %s",
-			    tarball, path, archive_error_string(d));
-			goto out;
-		}
-		if (archive_entry_size(e) > 0 && hl == NULL) {
-			const void *blk;
-			size_t len;
-			la_int64_t off;
+		if (hl == NULL && type == AE_IFREG && bfd != -1 &&
+		    (sfd = base_candidate(bfd, e, path)) != -1) {
+			r = link_or_write(a, d, e, path, sfd, dfd, cmp, label,
+			    err, errlen);
+			close(sfd);
+			if (r == -1)
+				goto out;
+			if (r == 1) {
+				st->entries++;
+				st->linked++;
+				continue;
+			}
+		} else {
+			if (archive_write_header(d, e) < ARCHIVE_WARN) {
+				fmtpath(err, errlen, "'%s': cannot unpack "
+				    "'%s': %s", label, path,
+				    archive_error_string(d));
+				goto out;
+			}
+			if (archive_entry_size(e) > 0 && hl == NULL) {
+				const void *blk;
+				size_t len;
+				la_int64_t off;
 
-			while ((ar = archive_read_data_block(a, &blk, &len,
-			    &off)) == ARCHIVE_OK)
-				if (archive_write_data_block(d, blk, len, off) <
-				    ARCHIVE_WARN) {
-					fmtpath(err, errlen, "cannot unpack "
-					    "'%s': %s", path,
-					    archive_error_string(d));
+				while ((ar = archive_read_data_block(a, &blk,
+				    &len, &off)) == ARCHIVE_OK)
+					if (archive_write_data_block(d, blk,
+					    len, off) < ARCHIVE_WARN) {
+						fmtpath(err, errlen, "cannot "
+						    "unpack '%s': %s%s%s", path,
+						    archive_error_string(d),
+						    archive_errno(d) > 0 ?
+						    ": " : "",
+						    archive_errno(d) > 0 ?
+						    strerror(archive_errno(d)) :
+						    "");
+						goto out;
+					}
+				if (ar != ARCHIVE_EOF) {
+					fmtpath(err, errlen, "'%s': '%s': %s",
+					    label, path,
+					    archive_error_string(a));
 					goto out;
 				}
-			if (ar != ARCHIVE_EOF) {
-				fmtpath(err, errlen, "'%s': '%s': %s", tarball,
-				    path, archive_error_string(a));
-				goto out;
 			}
 		}
 		if (archive_write_finish_entry(d) < ARCHIVE_WARN) {
@@ -267,25 +719,359 @@ unpack(const char *tarball, const char *dir, int trust_devices,
 		    archive_error_string(d));
 		goto out;
 	}
-	if (syncfs(dfd) == -1) {
-		fmtpath(err, errlen, "cannot sync '%s': %s", dir,
-		    strerror(errno));
+	/* the padding after the end of the archive is part of the tarball */
+	if (tarsrc_drain(s) == -1) {
+		fmtpath(err, errlen, "%s", s->msg);
 		goto out;
 	}
 	rc = 0;
 out:
+	/* libarchive may have replaced the reason with "truncated archive" */
+	if (rc == -1 && s->broken)
+		fmtpath(err, errlen, "%s", s->msg);
 	if (chdir(cwd) == -1 && rc == 0) {
 		fmtpath(err, errlen, "cannot return to '%s'", cwd);
 		rc = -1;
 	}
 	if (dfd != -1)
 		close(dfd);
+	free(cmp);
 	archive_write_free(d);
 	archive_read_free(a);
 	return rc;
 }
 
+/* ---- durability marks ---- */
+
+/*
+ * Why no fsync or syncfs in an import: syncfs of the whole filesystem was
+ * the largest cost of an import (0.28 s of 0.6-0.8), and with several nodes
+ * (or containers) on one disk it serialises them all.  An image is content
+ * addressed and the master keeps it, so losing a fresh one in a crash only
+ * costs a new push, provided the node never uses or reports a damaged one.
+ * So an import writes images/<id>/.unsynced inside the folder before the
+ * rename that publishes it (a journaling filesystem commits the creation
+ * no later than the rename), keeps the tarball whose sha256 is the id, and:
+ *  - the next import, image-gc or image-list that finds marks older than
+ *    SYNC_AGE seconds calls syncfs once and removes them: by then the
+ *    kernel's writeback (30 s by default) has written the data, so the
+ *    sync is cheap, and after it returns the marked images are durable;
+ *  - image-check, run at node boot before any container starts, checks
+ *    every image still marked after a crash: tarball sha256 good, the rootfs
+ *    is extracted again and the mark removed; bad, the image is removed, so
+ *    `vzexec status` stops listing it and the master pushes it again.
+ */
+static void
+sweep_marks(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	struct stat sb;
+	char (*old)[65] = NULL;
+	size_t n = 0, i;
+	time_t now = time(NULL);
+	DIR *d;
+	int fd;
+
+	fmtpath(dir, sizeof dir, "%s/images", root);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!is_sha256_hex(de->d_name))
+			continue;
+		fmtpath(path, sizeof path, "%s/%s/" MARK, dir, de->d_name);
+		if (lstat(path, &sb) == -1 || sb.st_mtime > now - SYNC_AGE)
+			continue;
+		old = xreallocarray(old, n + 1, sizeof *old);
+		memcpy(old[n++], de->d_name, 65);
+	}
+	closedir(d);
+	if (n > 0 && (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
+	    -1) {
+		if (syncfs(fd) == 0)
+			for (i = 0; i < n; i++) {
+				fmtpath(path, sizeof path, "%s/%s/" MARK, dir,
+				    old[i]);
+				unlink(path);
+			}
+		close(fd);
+	}
+	free(old);
+}
+
+/* A small file, not synced (the image's mark covers it). */
+static int
+write_plain(const char *path, const void *p, size_t len, char *err,
+    size_t errlen)
+{
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) == -1 || write_full(fd, p, len) == -1) {
+		fmtpath(err, errlen, "cannot write '%s': %s", path,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (close(fd) == -1) {
+		fmtpath(err, errlen, "cannot write '%s': %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Move images/<id> out of images/ first, then remove it and its tarball. */
+static void
+remove_image(const char *id)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+
+	fmtpath(path, sizeof path, "%s/images/%s", root, id);
+	fmtpath(tmp, sizeof tmp, "%s/incoming/%s.gc", root, id);
+	remove_tree(tmp);
+	if (rename(path, tmp) == 0)
+		remove_tree(tmp);
+	else
+		remove_tree(path);
+	fmtpath(path, sizeof path, "%s/images/%s.tar", root, id);
+	unlink(path);
+}
+
 /* ---- image-import ---- */
+
+/*
+ * Read the manifest line of a streamed upload from fd into text; the bytes
+ * read past its newline (the start of the payload) go to *rest.
+ */
+static int
+read_manifest(int fd, struct buf *text, size_t *mlen, char *err,
+    size_t errlen)
+{
+	char chunk[1 << 16], *nl;
+	ssize_t n;
+
+	for (;;) {
+		do
+			n = read(fd, chunk, sizeof chunk);
+		while (n == -1 && errno == EINTR);
+		if (n <= 0) {
+			fmtpath(err, errlen, "cannot read the upload manifest "
+			    "from stdin: %s", n == 0 ? "end of input before "
+			    "its newline" : strerror(errno));
+			return -1;
+		}
+		buf_add(text, chunk, (size_t)n);
+		if ((nl = memchr(text->data, '\n', text->len)) != NULL) {
+			*mlen = (size_t)(nl - text->data);
+			break;
+		}
+		if (text->len > WIRE_MAX_MANIFEST)
+			break;
+	}
+	if (*mlen > WIRE_MAX_MANIFEST || text->len > WIRE_MAX_MANIFEST +
+	    sizeof chunk) {
+		fmtpath(err, errlen, "the upload manifest is longer than %u "
+		    "bytes", WIRE_MAX_MANIFEST);
+		return -1;
+	}
+	return 0;
+}
+
+/* A temporary file for a decompressed delta: unnamed when possible. */
+static int
+tmp_file(const char *dir, const char *id)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) != -1)
+		return fd;
+	fmtpath(path, sizeof path, "%s/.%s.vcdiff.tmp", dir, id);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) != -1)
+		unlink(path);
+	return fd;
+}
+
+struct import {
+	const struct wire_manifest *m;
+	struct payload	*p;
+	const char	*pname;		/* the payload, for messages */
+	const char	*tartmp;	/* incoming/<id>.tar.tmp */
+	const char	*rootfs;	/* incoming/<id>.tmp/rootfs */
+	int		 trust;
+	struct unpack_stats st;
+};
+
+/*
+ * Rebuild the tarball into tartmp and unpack it into rootfs in one pass
+ * over the stream.  Returns WIRE_OK, WIRE_FAIL or WIRE_MISMATCH (a delta
+ * that did not give the image, or whose base is missing: send the full
+ * image) with err set.  The caller removes what was written on failure.
+ */
+static int
+import_stream(struct import *im, char *err, size_t errlen)
+{
+	const struct wire_manifest *m = im->m;
+	struct tarsrc *s = xcalloc(1, sizeof *s), *t = NULL;
+	struct archive *za = NULL;
+	char hex[SHA256_HEX_LEN + 1], path[PATH_MAX];
+	int tarfd = -1, sfd = -1, deltafd = -1, bfd = -1;
+	int rc = WIRE_FAIL, bad = m->vcdiff ? WIRE_MISMATCH : WIRE_FAIL;
+
+	s->tee = -1;
+	if (m->vcdiff) {
+		fmtpath(path, sizeof path, "%s/images/%s.tar", root, m->base);
+		if ((sfd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+			fmtpath(err, errlen, "cannot open base '%s': %s", path,
+			    strerror(errno));
+			payload_drain(im->p);
+			rc = WIRE_MISMATCH;
+			goto out;
+		}
+	}
+	tarfd = open(im->tartmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (tarfd == -1) {
+		fmtpath(err, errlen, "cannot create '%s': %s", im->tartmp,
+		    strerror(errno));
+		goto fail;
+	}
+	if (open_decompressor(im->p, m->compress, &za, err, errlen) == -1) {
+		rc = bad;
+		goto fail;
+	}
+	s->p = im->p;
+	s->za = za;
+	sha256_init(&s->h);
+	if (!m->vcdiff) {
+		/* payload -> decompress -> sha256 + tarball file + unpack */
+		s->tee = tarfd;
+		s->name = im->tartmp;
+		s->max = m->image_size;
+		t = s;
+	} else {
+		/* the delta is small: decompress it to a file, then decode */
+		fmtpath(path, sizeof path, "%s/incoming", root);
+		if ((deltafd = tmp_file(path, m->image)) == -1) {
+			fmtpath(err, errlen, "cannot create a file in '%s': %s",
+			    path, strerror(errno));
+			goto fail;
+		}
+		s->tee = deltafd;
+		s->name = "the decompressed delta";
+		s->max = m->image_size + m->image_size / 4 + (1u << 20);
+		if (tarsrc_drain(s) == -1) {
+			fmtpath(err, errlen, "%s", s->msg);
+			rc = s->wrerr == ENOSPC ? WIRE_FAIL : bad;
+			goto fail;
+		}
+		payload_drain(im->p);
+		if (!payload_check(im->p, m, im->pname, err, errlen)) {
+			rc = bad;
+			goto out;
+		}
+		errno = 0;
+		if (lseek(deltafd, 0, SEEK_SET) == -1 ||
+		    vcdiff_decode(sfd, deltafd, tarfd, NULL, err, errlen) ==
+		    -1) {
+			rc = errno == ENOSPC ? WIRE_FAIL : WIRE_MISMATCH;
+			goto out;
+		}
+		if (lseek(tarfd, 0, SEEK_SET) == -1) {
+			fmtpath(err, errlen, "cannot read '%s': %s",
+			    im->tartmp, strerror(errno));
+			goto out;
+		}
+		t = xcalloc(1, sizeof *t);
+		t->fd = tarfd;
+		t->tee = -1;
+		t->name = im->tartmp;
+		t->max = UINT64_MAX;
+		sha256_init(&t->h);
+		fmtpath(path, sizeof path, "%s/images/%s/rootfs", root,
+		    m->base);
+		bfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (unpack(t, im->tartmp, im->rootfs, bfd, im->trust, &im->st, err,
+	    errlen) == -1) {
+		rc = WIRE_FAIL;
+		goto fail;
+	}
+	payload_drain(im->p);
+	if (!m->vcdiff && !payload_check(im->p, m, im->pname, err, errlen)) {
+		rc = bad;
+		goto out;
+	}
+	sha256_final(&t->h, hex);
+	if (strcmp(hex, m->image) != 0) {
+		fmtpath(err, errlen, "%s result does not match: sha256 %s, "
+		    "expected image %s", m->vcdiff ? "delta" : "upload", hex,
+		    m->image);
+		rc = bad;
+		goto out;
+	}
+	if (close(tarfd) == -1) {
+		tarfd = -1;
+		fmtpath(err, errlen, "cannot write '%s': %s", im->tartmp,
+		    strerror(errno));
+		goto out;
+	}
+	tarfd = -1;
+	rc = WIRE_OK;
+	goto out;
+fail:
+	/*
+	 * Say "corrupt" when the upload is: read the rest, and the rebuilt
+	 * tarball's rest, to tell a damaged or mismatching payload (resend)
+	 * from a refused tarball or a full disk.
+	 */
+	if (s->wrerr == ENOSPC || (t != NULL && t->wrerr == ENOSPC))
+		goto out;
+	payload_drain(im->p);
+	if (!m->vcdiff || im->p->h.md != NULL) {
+		char perr[600];
+
+		if (!payload_check(im->p, m, im->pname, perr, sizeof perr)) {
+			fmtpath(err, errlen, "%s", perr);
+			rc = bad;
+			goto out;
+		}
+	}
+	if (t != NULL && t->h.md != NULL) {
+		t->tee = -1;
+		if (tarsrc_drain(t) == 0) {
+			sha256_final(&t->h, hex);
+			if (strcmp(hex, m->image) != 0) {
+				fmtpath(err, errlen, "%s result does not "
+				    "match: sha256 %s, expected image %s",
+				    m->vcdiff ? "delta" : "upload", hex,
+				    m->image);
+				rc = bad;
+			}
+		}
+	}
+out:
+	if (s->h.md != NULL)
+		sha256_final(&s->h, hex);
+	if (t != NULL && t != s && t->h.md != NULL)
+		sha256_final(&t->h, hex);
+	if (t != s)
+		free(t);
+	free(s);
+	if (za != NULL)
+		archive_read_free(za);
+	if (tarfd != -1)
+		close(tarfd);
+	if (deltafd != -1)
+		close(deltafd);
+	if (sfd != -1)
+		close(sfd);
+	if (bfd != -1)
+		close(bfd);
+	return rc;
+}
 
 static int
 cmd_import(int argc, char **argv)
@@ -293,22 +1079,28 @@ cmd_import(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "root", required_argument, NULL, 'r' },
 		{ "trust-devices", no_argument, NULL, 'T' },
+		{ "stdin", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct wire_manifest m;
-	struct unpack_stats st;
+	struct payload p;
+	struct import im;
 	struct buf text = BUF_INIT, out = BUF_INIT;
 	struct json_writer w;
-	char err[1024], mpath[PATH_MAX], payload[PATH_MAX], base[PATH_MAX];
+	char err[1024], mpath[PATH_MAX], payload[PATH_MAX];
 	char tmpdir[PATH_MAX], rootfs[PATH_MAX], tartmp[PATH_MAX];
 	char final[PATH_MAX], finaltar[PATH_MAX], cfgpath[PATH_MAX];
+	const char *mark;
 	struct stat sb;
-	int c, trust = 0, lock = -1, rc = 1, r, placed = 0;
+	size_t mlen = 0;
+	int c, trust = 0, use_stdin = 0, lock = -1, rc = 1, r, placed = 0;
 
 	memset(&m, 0, sizeof m);
-	tmpdir[0] = tartmp[0] = payload[0] = '\0';
-	while ((c = getopt_long(argc, argv, "r:Th", longopts, NULL)) != -1)
+	memset(&p, 0, sizeof p);
+	p.fd = -1;
+	tmpdir[0] = tartmp[0] = payload[0] = mpath[0] = '\0';
+	while ((c = getopt_long(argc, argv, "r:Tsh", longopts, NULL)) != -1)
 		switch (c) {
 		case 'r':
 			fmtpath(root, sizeof root, "%s", optarg);
@@ -316,16 +1108,21 @@ cmd_import(int argc, char **argv)
 		case 'T':
 			trust = 1;
 			break;
+		case 's':
+			use_stdin = 1;
+			break;
 		default:
 			return usage();
 		}
-	if (optind + 1 != argc)
+	if (optind + (use_stdin ? 0 : 1) != argc)
 		return usage();
-	if (strchr(argv[optind], '/') != NULL)
-		fmtpath(mpath, sizeof mpath, "%s", argv[optind]);
-	else
-		fmtpath(mpath, sizeof mpath, "%s/incoming/%s", root,
-		    argv[optind]);
+	if (!use_stdin) {
+		if (strchr(argv[optind], '/') != NULL)
+			fmtpath(mpath, sizeof mpath, "%s", argv[optind]);
+		else
+			fmtpath(mpath, sizeof mpath, "%s/incoming/%s", root,
+			    argv[optind]);
+	}
 	fmtpath(final, sizeof final, "%s/images", root);
 	if (mkdir_p(final, 0755) == -1) {
 		errx_msg("cannot create '%s': %s", final, strerror(errno));
@@ -335,17 +1132,44 @@ cmd_import(int argc, char **argv)
 		errx_msg("%s", err);
 		return 1;
 	}
-	if (buf_read_file(&text, mpath, WIRE_MAX_MANIFEST) == -1) {
+	sweep_marks();
+	if (use_stdin) {
+		if (read_manifest(0, &text, &mlen, err, sizeof err) == -1) {
+			errx_msg("%s", err);
+			goto out;
+		}
+	} else if (buf_read_file(&text, mpath, WIRE_MAX_MANIFEST) == -1) {
 		errx_msg("cannot read upload manifest '%s': %s", mpath,
 		    strerror(errno));
 		goto out;
-	}
-	if (wire_manifest_parse(text.data, text.len, &m, err, sizeof err) ==
-	    -1) {
-		errx_msg("'%s': %s", mpath, err);
+	} else
+		mlen = text.len;
+	if (wire_manifest_parse(text.data, mlen, &m, err, sizeof err) == -1) {
+		errx_msg("'%s': %s", use_stdin ? "<stdin>" : mpath, err);
 		goto out;
 	}
-	fmtpath(payload, sizeof payload, "%s/incoming/%s", root, m.file);
+	p.want = m.size;
+	p.buf = xmalloc(CHUNK);
+	sha256_init(&p.h);
+	if (use_stdin) {
+		p.fd = 0;
+		p.pre = text.data + mlen + 1;
+		p.prelen = text.len - mlen - 1;
+		fmtpath(payload, sizeof payload, "<stdin>");
+	} else {
+		if (m.file[0] == '\0') {
+			errx_msg("'%s': bad upload manifest: bad 'file'",
+			    mpath);
+			goto out;
+		}
+		fmtpath(payload, sizeof payload, "%s/incoming/%s", root,
+		    m.file);
+		if ((p.fd = open(payload, O_RDONLY | O_CLOEXEC)) == -1) {
+			errx_msg("image %s: cannot open '%s': %s", m.image,
+			    payload, strerror(errno));
+			goto out;
+		}
+	}
 	fmtpath(final, sizeof final, "%s/images/%s", root, m.image);
 	fmtpath(finaltar, sizeof finaltar, "%s/images/%s.tar", root, m.image);
 	json_writer_init(&w, &out, 0);
@@ -353,6 +1177,8 @@ cmd_import(int argc, char **argv)
 	json_kv_int(&w, "vzimport", 1);
 	json_kv_string(&w, "image", m.image);
 	if (stat(final, &sb) == 0 && stat(finaltar, &sb) == 0) {
+		if (use_stdin)
+			payload_drain(&p);
 		json_kv_string(&w, "status", "present");
 		json_end_object(&w);
 		puts(out.data);
@@ -361,31 +1187,35 @@ cmd_import(int argc, char **argv)
 	}
 	fmtpath(tmpdir, sizeof tmpdir, "%s/incoming/%s.tmp", root, m.image);
 	fmtpath(tartmp, sizeof tartmp, "%s/incoming/%s.tar.tmp", root, m.image);
-	fmtpath(base, sizeof base, "%s/images/%s.tar", root, m.base);
+	fmtpath(rootfs, sizeof rootfs, "%s/rootfs", tmpdir);
 	remove_tree(tmpdir);
-	if (mkdir(tmpdir, 0700) == -1) {
-		errx_msg("cannot create '%s': %s", tmpdir, strerror(errno));
+	if (mkdir(tmpdir, 0700) == -1 || mkdir(rootfs, 0755) == -1) {
+		errx_msg("cannot create '%s': %s", rootfs, strerror(errno));
 		goto out;
 	}
-	r = wire_unpack(&m, payload, m.base[0] ? base : NULL, tartmp, tmpdir,
-	    err, sizeof err);
+	memset(&im, 0, sizeof im);
+	im.m = &m;
+	im.p = &p;
+	im.pname = payload;
+	im.tartmp = tartmp;
+	im.rootfs = rootfs;
+	im.trust = trust;
+	r = import_stream(&im, err, sizeof err);
 	if (r != WIRE_OK) {
 		errx_msg("image %s: %s", m.image, err);
 		rc = r == WIRE_MISMATCH ? EXIT_RESEND : 1;
 		goto out;
 	}
-	fmtpath(rootfs, sizeof rootfs, "%s/rootfs", tmpdir);
-	if (mkdir(rootfs, 0755) == -1) {
-		errx_msg("cannot create '%s': %s", rootfs, strerror(errno));
-		goto out;
-	}
-	if (unpack(tartmp, rootfs, trust, &st, err, sizeof err) == -1) {
+	fmtpath(cfgpath, sizeof cfgpath, "%s/config.json", tmpdir);
+	if (write_plain(cfgpath, m.config_json, strlen(m.config_json), err,
+	    sizeof err) == -1) {
 		errx_msg("image %s: %s", m.image, err);
 		goto out;
 	}
-	fmtpath(cfgpath, sizeof cfgpath, "%s/config.json", tmpdir);
-	if (write_file_atomic(cfgpath, m.config_json, strlen(m.config_json),
-	    err, sizeof err) == -1) {
+	/* before the rename that publishes the image: see sweep_marks() */
+	mark = trust ? "trust-devices\n" : "";
+	fmtpath(cfgpath, sizeof cfgpath, "%s/" MARK, tmpdir);
+	if (write_plain(cfgpath, mark, strlen(mark), err, sizeof err) == -1) {
 		errx_msg("image %s: %s", m.image, err);
 		goto out;
 	}
@@ -404,18 +1234,15 @@ cmd_import(int argc, char **argv)
 		    strerror(errno));
 		goto out;
 	}
-	if (fsync_parent(finaltar) == -1) {
-		errx_msg("cannot sync '%s': %s", finaltar, strerror(errno));
-		unlink(finaltar);
-		goto out;
-	}
 	placed = 0;
 	json_kv_string(&w, "status", "imported");
 	json_kv_string(&w, "encoding", m.vcdiff ? "vcdiff" : "tar");
 	json_key(&w, "entries");
-	json_uint(&w, st.entries);
+	json_uint(&w, im.st.entries);
 	json_key(&w, "skippedDevices");
-	json_uint(&w, st.skipped_devices);
+	json_uint(&w, im.st.skipped_devices);
+	json_key(&w, "linked");
+	json_uint(&w, im.st.linked);
 	json_end_object(&w);
 	puts(out.data);
 	rc = 0;
@@ -427,16 +1254,217 @@ out:
 	if (tartmp[0] != '\0')
 		unlink(tartmp);
 	/* the upload is spent either way: the master sends a new one */
-	if (payload[0] != '\0')
+	if (!use_stdin && payload[0] != '\0')
 		unlink(payload);
-	if (m.image[0] != '\0')
+	if (!use_stdin && m.image[0] != '\0')
 		unlink(mpath);
+	if (p.fd > 0)
+		close(p.fd);
+	if (p.h.md != NULL)
+		sha256_final(&p.h, p.hex);
+	free(p.buf);
 	wire_manifest_release(&m);
 	buf_release(&text);
 	buf_release(&out);
 	if (lock != -1)
 		close(lock);
 	if (fflush(stdout) == EOF && rc == 0)
+		rc = 1;
+	return rc;
+}
+
+/* ---- image-check ---- */
+
+/*
+ * Re-verify one marked image (see sweep_marks): 1 repaired (the rootfs
+ * extracted again from its tarball), 2 removed (tarball or config bad),
+ * -1 error (left as it is).
+ */
+static int
+check_image(const char *id, char *err, size_t errlen)
+{
+	struct unpack_stats st;
+	struct tarsrc *t = xcalloc(1, sizeof *t);
+	struct buf b = BUF_INIT;
+	struct json_value *cfg = NULL;
+	char path[PATH_MAX], tmpdir[PATH_MAX], rootfs[PATH_MAX], gc[PATH_MAX];
+	char hex[SHA256_HEX_LEN + 1], perr[200];
+	int rc = -1, trust = 0, fd = -1;
+
+	fmtpath(path, sizeof path, "%s/images/%s/" MARK, root, id);
+	if (buf_read_file(&b, path, 4096) == 0 &&
+	    memmem(b.data, b.len, "trust-devices", 13) != NULL)
+		trust = 1;
+	buf_release(&b);
+	fmtpath(path, sizeof path, "%s/images/%s/config.json", root, id);
+	if (buf_read_file(&b, path, 1 << 20) == -1 ||
+	    json_parse(b.data, b.len, &cfg, perr, sizeof perr) == -1) {
+		rc = 2;
+		goto out;
+	}
+	fmtpath(path, sizeof path, "%s/images/%s.tar", root, id);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		rc = 2;
+		goto out;
+	}
+	fmtpath(tmpdir, sizeof tmpdir, "%s/incoming/%s.tmp", root, id);
+	fmtpath(rootfs, sizeof rootfs, "%s/rootfs", tmpdir);
+	remove_tree(tmpdir);
+	if (mkdir(tmpdir, 0700) == -1 || mkdir(rootfs, 0755) == -1) {
+		fmtpath(err, errlen, "cannot create '%s': %s", rootfs,
+		    strerror(errno));
+		goto out;
+	}
+	t->fd = fd;
+	t->tee = -1;
+	t->name = path;
+	t->max = UINT64_MAX;
+	sha256_init(&t->h);
+	if (unpack(t, path, rootfs, -1, trust, &st, err, errlen) == -1) {
+		/* a damaged tarball may not even parse: hash it to know */
+		if (t->broken || tarsrc_drain(t) == -1)
+			goto out;
+		sha256_final(&t->h, hex);
+		if (strcmp(hex, id) != 0)
+			rc = 2;
+		goto out;
+	}
+	sha256_final(&t->h, hex);
+	if (strcmp(hex, id) != 0) {
+		rc = 2;
+		goto out;
+	}
+	fmtpath(path, sizeof path, "%s/config.json", tmpdir);
+	if (write_plain(path, b.data, b.len, err, errlen) == -1)
+		goto out;
+	fmtpath(path, sizeof path, "%s/" MARK, tmpdir);
+	if (write_plain(path, trust ? "trust-devices\n" : "", trust ? 14 : 0,
+	    err, errlen) == -1)
+		goto out;
+	fmtpath(path, sizeof path, "%s/images/%s", root, id);
+	fmtpath(gc, sizeof gc, "%s/incoming/%s.gc", root, id);
+	remove_tree(gc);
+	if (rename(path, gc) == -1 || rename(tmpdir, path) == -1) {
+		fmtpath(err, errlen, "cannot replace '%s': %s", path,
+		    strerror(errno));
+		rename(gc, path);
+		goto out;
+	}
+	remove_tree(gc);
+	rc = 1;
+out:
+	if (rc == 2)
+		remove_image(id);
+	fmtpath(tmpdir, sizeof tmpdir, "%s/incoming/%s.tmp", root, id);
+	remove_tree(tmpdir);
+	if (t->h.md != NULL)
+		sha256_final(&t->h, hex);
+	free(t);
+	if (fd != -1)
+		close(fd);
+	json_free(cfg);
+	buf_release(&b);
+	return rc;
+}
+
+static int
+cmd_check(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "root", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct buf out = BUF_INIT;
+	struct json_writer w;
+	char dir[PATH_MAX], path[PATH_MAX], err[1024];
+	char (*ids)[65] = NULL;
+	int *res = NULL;
+	size_t n = 0, i;
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+	int c, lock, rc = 0, fd;
+
+	while ((c = getopt_long(argc, argv, "r:", longopts, NULL)) != -1)
+		switch (c) {
+		case 'r':
+			fmtpath(root, sizeof root, "%s", optarg);
+			break;
+		default:
+			return usage();
+		}
+	if (optind != argc)
+		return usage();
+	fmtpath(dir, sizeof dir, "%s/images", root);
+	if (mkdir_p(dir, 0755) == -1) {
+		errx_msg("cannot create '%s': %s", dir, strerror(errno));
+		return 1;
+	}
+	if ((lock = take_lock(err, sizeof err)) == -1) {
+		errx_msg("%s", err);
+		return 1;
+	}
+	if ((d = opendir(dir)) == NULL) {
+		errx_msg("cannot read '%s': %s", dir, strerror(errno));
+		close(lock);
+		return 1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!is_sha256_hex(de->d_name))
+			continue;
+		fmtpath(path, sizeof path, "%s/%s/" MARK, dir, de->d_name);
+		if (lstat(path, &sb) == -1)
+			continue;
+		ids = xreallocarray(ids, n + 1, sizeof *ids);
+		memcpy(ids[n++], de->d_name, 65);
+	}
+	closedir(d);
+	res = xcalloc(n + 1, sizeof *res);
+	for (i = 0; i < n; i++) {
+		err[0] = '\0';
+		if ((res[i] = check_image(ids[i], err, sizeof err)) == -1) {
+			errx_msg("image %s: cannot check: %s", ids[i], err);
+			rc = 1;
+		}
+	}
+	/* one sync makes every repaired image durable: then unmark them */
+	if (n > 0 && (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
+	    -1) {
+		if (syncfs(fd) == 0) {
+			for (i = 0; i < n; i++)
+				if (res[i] == 1) {
+					fmtpath(path, sizeof path, "%s/%s/"
+					    MARK, dir, ids[i]);
+					unlink(path);
+				}
+		} else {
+			errx_msg("cannot sync '%s': %s", dir, strerror(errno));
+			rc = 1;
+		}
+		close(fd);
+	}
+	json_writer_init(&w, &out, 0);
+	json_begin_object(&w);
+	json_kv_int(&w, "vzcheck", 1);
+	json_key(&w, "repaired");
+	json_begin_array(&w);
+	for (i = 0; i < n; i++)
+		if (res[i] == 1)
+			json_string(&w, ids[i]);
+	json_end_array(&w);
+	json_key(&w, "removed");
+	json_begin_array(&w);
+	for (i = 0; i < n; i++)
+		if (res[i] == 2)
+			json_string(&w, ids[i]);
+	json_end_array(&w);
+	json_end_object(&w);
+	puts(out.data);
+	buf_release(&out);
+	free(ids);
+	free(res);
+	close(lock);
+	if (fflush(stdout) == EOF)
 		rc = 1;
 	return rc;
 }
@@ -555,6 +1583,7 @@ cmd_list(int argc, char **argv)
 		}
 	if (optind != argc)
 		return usage();
+	sweep_marks();
 	if (list_images(&v, &n) == -1) {
 		errx_msg("cannot read '%s/images': %s", root, strerror(errno));
 		return 1;
@@ -676,6 +1705,7 @@ cmd_gc(int argc, char **argv)
 		errx_msg("%s", err);
 		return 1;
 	}
+	sweep_marks();
 	if (list_images(&v, &n) == -1) {
 		errx_msg("cannot read '%s/images': %s", root, strerror(errno));
 		goto out;
@@ -782,6 +1812,8 @@ main(int argc, char **argv)
 		return cmd_gc(argc, argv);
 	if (strcmp(verb, "image-list") == 0)
 		return cmd_list(argc, argv);
+	if (strcmp(verb, "image-check") == 0)
+		return cmd_check(argc, argv);
 	errx_msg("unknown verb '%s'", verb);
 	return usage();
 }

@@ -381,13 +381,16 @@ wire_manifest_parse(const char *text, size_t len, struct wire_manifest *m,
 	}
 	s = json_get_string(root, "ref");
 	snprintf(m->ref, sizeof m->ref, "%s", s ? s : "");
+	/* absent in a streamed upload (image-import --stdin): left "" */
 	s = json_get_string(root, "file");
-	if (s == NULL || *s == '\0' || strchr(s, '/') != NULL || s[0] == '.' ||
-	    strlen(s) >= sizeof m->file) {
+	if (s == NULL && json_get(root, "file") == NULL)
+		m->file[0] = '\0';
+	else if (s == NULL || *s == '\0' || strchr(s, '/') != NULL ||
+	    s[0] == '.' || strlen(s) >= sizeof m->file) {
 		snprintf(err, errlen, "bad upload manifest: bad 'file'");
 		goto fail;
-	}
-	memcpy(m->file, s, strlen(s) + 1);
+	} else
+		memcpy(m->file, s, strlen(s) + 1);
 	s = json_get_string(root, "sha256");
 	if (s == NULL || !is_sha256_hex(s)) {
 		snprintf(err, errlen, "bad upload manifest: bad 'sha256'");

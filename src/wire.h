@@ -61,7 +61,7 @@ struct wire_manifest {
 	char		 image[65];
 	char		 base[65];	/* "" for a full tarball */
 	char		 ref[1024];
-	char		 file[256];
+	char		 file[256];	/* "" when absent (streamed upload) */
 	char		 sha256[65];
 	uint64_t	 size, image_size;
 	int		 vcdiff;	/* payload is a delta */
