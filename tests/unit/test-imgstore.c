@@ -154,6 +154,19 @@ test_manifest(void)
 	BAD("negative size", "\"size\":10", "\"size\":-1");
 	BAD("wrong version", "\"vzupload\":1", "\"vzupload\":2");
 	BAD("a full tarball with a base", "\"vcdiff+zstd\",", "\"tar+zstd\",   ");
+	BAD("file null", "\"a.vcdiff.zst\"", "null          ");
+	/* a streamed upload (image-import --stdin) names no file */
+	{
+		char b_[2048], *p_;
+
+		snprintf(b_, sizeof b_, "%s", good);
+		p_ = strstr(b_, "\"file\"");
+		memcpy(p_, "\"fil_\"", 6);
+		ok(wire_manifest_parse(b_, strlen(b_), &m, err, sizeof err) ==
+		    0 && m.file[0] == '\0' && m.size == 10,
+		    "a manifest without 'file' parses, file empty");
+		wire_manifest_release(&m);
+	}
 }
 
 static void
