@@ -122,6 +122,30 @@ take_lock(char *err, size_t errlen)
 #define SYNC_AGE	60
 
 /*
+ * The mark's text: the kernel's boot id (a mark of an earlier boot may
+ * cover data lost in a crash: only image-check may clear it) and whether
+ * the image was imported with --trust-devices (image-check unpacks it the
+ * same way).
+ */
+static void
+mark_text(int trust, char *out, size_t outlen)
+{
+	char id[64] = "";
+	ssize_t n;
+	int fd;
+
+	if ((fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY |
+	    O_CLOEXEC)) != -1) {
+		n = read(fd, id, sizeof id - 1);
+		id[n > 0 ? n : 0] = '\0';
+		id[strcspn(id, "\n")] = '\0';
+		close(fd);
+	}
+	fmtpath(out, outlen, "boot %s\n%s", id, trust ? "trust-devices\n" :
+	    "");
+}
+
+/*
  * The payload: exactly want bytes from fd (stdin or the payload file),
  * hashed as they pass.  pre holds bytes read past the manifest's newline.
  */
@@ -755,7 +779,9 @@ out:
  *  - the next import, image-gc or image-list that finds marks older than
  *    SYNC_AGE seconds calls syncfs once and removes them: by then the
  *    kernel's writeback (30 s by default) has written the data, so the
- *    sync is cheap, and after it returns the marked images are durable;
+ *    sync is cheap, and after it returns the marked images are durable.
+ *    Only marks of the current boot: data of an earlier one was either
+ *    written or lost in a crash, and only image-check can tell;
  *  - image-check, run at node boot before any container starts, checks
  *    every image still marked after a crash: tarball sha256 good, the rootfs
  *    is extracted again and the mark removed; bad, the image is removed, so
@@ -767,7 +793,7 @@ sweep_marks(void)
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct dirent *de;
 	struct stat sb;
-	char (*old)[65] = NULL;
+	char (*old)[65] = NULL, boot[128];
 	size_t n = 0, i;
 	time_t now = time(NULL);
 	DIR *d;
@@ -776,11 +802,23 @@ sweep_marks(void)
 	fmtpath(dir, sizeof dir, "%s/images", root);
 	if ((d = opendir(dir)) == NULL)
 		return;
+	mark_text(0, boot, sizeof boot);
+	boot[strcspn(boot, "\n")] = '\0';
 	while ((de = readdir(d)) != NULL) {
+		struct buf b = BUF_INIT;
+		int ours;
+
 		if (!is_sha256_hex(de->d_name))
 			continue;
 		fmtpath(path, sizeof path, "%s/%s/" MARK, dir, de->d_name);
 		if (lstat(path, &sb) == -1 || sb.st_mtime > now - SYNC_AGE)
+			continue;
+		/* written before a reboot: perhaps lost, for image-check */
+		ours = buf_read_file(&b, path, 4096) == 0 && b.len > strlen(boot) &&
+		    memcmp(b.data, boot, strlen(boot)) == 0 &&
+		    b.data[strlen(boot)] == '\n';
+		buf_release(&b);
+		if (!ours)
 			continue;
 		old = xreallocarray(old, n + 1, sizeof *old);
 		memcpy(old[n++], de->d_name, 65);
@@ -1091,7 +1129,7 @@ cmd_import(int argc, char **argv)
 	char err[1024], mpath[PATH_MAX], payload[PATH_MAX];
 	char tmpdir[PATH_MAX], rootfs[PATH_MAX], tartmp[PATH_MAX];
 	char final[PATH_MAX], finaltar[PATH_MAX], cfgpath[PATH_MAX];
-	const char *mark;
+	char mark[128];
 	struct stat sb;
 	size_t mlen = 0;
 	int c, trust = 0, use_stdin = 0, lock = -1, rc = 1, r, placed = 0;
@@ -1213,7 +1251,7 @@ cmd_import(int argc, char **argv)
 		goto out;
 	}
 	/* before the rename that publishes the image: see sweep_marks() */
-	mark = trust ? "trust-devices\n" : "";
+	mark_text(trust, mark, sizeof mark);
 	fmtpath(cfgpath, sizeof cfgpath, "%s/" MARK, tmpdir);
 	if (write_plain(cfgpath, mark, strlen(mark), err, sizeof err) == -1) {
 		errx_msg("image %s: %s", m.image, err);
@@ -1247,6 +1285,9 @@ cmd_import(int argc, char **argv)
 	puts(out.data);
 	rc = 0;
 out:
+	/* a streaming sender gets its payload read whatever happened */
+	if (use_stdin && rc != 0 && p.buf != NULL)
+		payload_drain(&p);
 	if (placed)
 		remove_tree(final);
 	if (tmpdir[0] != '\0')
@@ -1288,7 +1329,7 @@ check_image(const char *id, char *err, size_t errlen)
 	struct buf b = BUF_INIT;
 	struct json_value *cfg = NULL;
 	char path[PATH_MAX], tmpdir[PATH_MAX], rootfs[PATH_MAX], gc[PATH_MAX];
-	char hex[SHA256_HEX_LEN + 1], perr[200];
+	char hex[SHA256_HEX_LEN + 1], perr[200], mark[128];
 	int rc = -1, trust = 0, fd = -1;
 
 	fmtpath(path, sizeof path, "%s/images/%s/" MARK, root, id);
@@ -1338,8 +1379,8 @@ check_image(const char *id, char *err, size_t errlen)
 	if (write_plain(path, b.data, b.len, err, errlen) == -1)
 		goto out;
 	fmtpath(path, sizeof path, "%s/" MARK, tmpdir);
-	if (write_plain(path, trust ? "trust-devices\n" : "", trust ? 14 : 0,
-	    err, errlen) == -1)
+	mark_text(trust, mark, sizeof mark);
+	if (write_plain(path, mark, strlen(mark), err, errlen) == -1)
 		goto out;
 	fmtpath(path, sizeof path, "%s/images/%s", root, id);
 	fmtpath(gc, sizeof gc, "%s/incoming/%s.gc", root, id);

@@ -214,6 +214,16 @@ test_expect_success 'image-list syncs and clears marks older than a minute only'
 	test ! -e "$SROOT/images/$V1/.unsynced" && test -f "$SROOT/images/$V2/.unsynced"
 '
 
+test_expect_success 'a mark of an earlier boot is left for image-check' '
+	grep -q "^boot $(cat /proc/sys/kernel/random/boot_id)\$" "$SROOT/images/$V2/.unsynced" &&
+	cp "$SROOT/images/$V2/.unsynced" mark.keep &&
+	echo "boot 00000000-0000-0000-0000-000000000000" >"$SROOT/images/$V2/.unsynced" &&
+	touch -d "-2 minutes" "$SROOT/images/$V2/.unsynced" &&
+	"$VZIMG" image-list --root "$SROOT" >list.json &&
+	test -f "$SROOT/images/$V2/.unsynced" &&
+	cp mark.keep "$SROOT/images/$V2/.unsynced"
+'
+
 test_expect_success 'image-check re-extracts a damaged rootfs of a marked image' '
 	n=$SROOT/images/$V2/rootfs && tree "$n" >good.tree &&
 	rm "$n/usr/lib/lib3.so" && echo garbage >"$n/etc/motd" &&
