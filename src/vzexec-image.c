@@ -903,18 +903,16 @@ read_manifest(int fd, struct buf *text, size_t *mlen, char *err,
 		buf_add(text, chunk, (size_t)n);
 		if ((nl = memchr(text->data, '\n', text->len)) != NULL) {
 			*mlen = (size_t)(nl - text->data);
+			if (*mlen <= WIRE_MAX_MANIFEST)
+				return 0;
 			break;
 		}
 		if (text->len > WIRE_MAX_MANIFEST)
 			break;
 	}
-	if (*mlen > WIRE_MAX_MANIFEST || text->len > WIRE_MAX_MANIFEST +
-	    sizeof chunk) {
-		fmtpath(err, errlen, "the upload manifest is longer than %u "
-		    "bytes", WIRE_MAX_MANIFEST);
-		return -1;
-	}
-	return 0;
+	fmtpath(err, errlen, "the upload manifest is longer than %u bytes",
+	    WIRE_MAX_MANIFEST);
+	return -1;
 }
 
 /* A temporary file for a decompressed delta: unnamed when possible. */

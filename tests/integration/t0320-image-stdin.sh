@@ -181,6 +181,11 @@ test_expect_failure_code 1 'a stream that ends inside the manifest line is refus
 	cat err; grep -q "before its newline" err && exit $st; exit 99
 '
 
+test_expect_failure_code 1 'a manifest line longer than 1 MiB is refused' '
+	head -c 1100000 /dev/zero | tr "\\0" x | "$VZIMG" image-import --root "$SROOT" --stdin 2>err; st=$?
+	cat err; grep -q "longer than" err && incoming_clean && exit $st; exit 99
+'
+
 test_expect_failure_code 3 'a delta against a missing base exits 3, images/ unchanged' '
 	pack $V2 $V1 && mv "$SROOT/images/$V1.tar" base.tar && before=$(snapshot) &&
 	simport 2>err; st=$?
