@@ -47,6 +47,11 @@
 #define VZEXEC_REMOTE	"/usr/local/sbin/vzexec"
 #define VZ_ROOT		"/var/lib/vz"
 #define INITTAB_LINE	"vz:2345:respawn:/usr/local/sbin/vzexec supervise"
+/* Once per boot, before the supervisor: images imported without a sync
+   are checked (vzexec(8) image-check). */
+#define INITTAB_CHECK	"vzck::bootwait:/usr/local/sbin/vzexec image-check"
+#define BOOT_CHECK	"[ -e /run/vzexec-image-checked ] || " \
+	"{ /usr/local/sbin/vzexec image-check; : >/run/vzexec-image-checked; }"
 
 enum init_kind { INIT_SYSTEMD, INIT_INITTAB, INIT_OPENRC };
 static const char *init_names[] = { "systemd", "sysv", "openrc" };
@@ -924,6 +929,7 @@ static const char systemd_unit[] =
 "After=network.target\n"
 "\n"
 "[Service]\n"
+"ExecStartPre=-/bin/sh -c '" BOOT_CHECK "'\n"
 "ExecStart=/usr/local/sbin/vzexec supervise\n"
 "Restart=always\n"
 "RestartSec=2\n"
@@ -945,6 +951,9 @@ static const char openrc_script[] =
 "depend() {\n"
 "\tneed localmount\n"
 "\tafter net\n"
+"}\n"
+"start_pre() {\n"
+"\t" BOOT_CHECK "\n"
 "}\n";
 
 /* the pid of `vzexec supervise`, waiting up to $1 tenths of a second */
@@ -1004,16 +1013,19 @@ step_init(struct newnode *n, int binary_changed)
 	case INIT_INITTAB:
 		what = "/etc/inittab";
 		if (run_script(n, "set -e\n"
-		    "if grep -qxF -- \"$1\" /etc/inittab; then echo unchanged;"
+		    "if grep -qxF -- \"$1\" /etc/inittab &&"
+		    " grep -qxF -- \"$2\" /etc/inittab; then echo unchanged;"
 		    " exit 0; fi\n"
 		    "t=/etc/.inittab.vzmaster-tmp\n"
-		    "grep -v '^vz:' /etc/inittab >\"$t\" || true\n"
-		    "printf '%s\\n' \"$1\" >>\"$t\"\n"
+		    "grep -v -e '^vz:' -e '^vzck:' /etc/inittab >\"$t\" ||"
+		    " true\n"
+		    "printf '%s\\n' \"$2\" \"$1\" >>\"$t\"\n"
 		    "chmod --reference=/etc/inittab \"$t\" 2>/dev/null || chmod 644 \"$t\"\n"
 		    "mv -f \"$t\" /etc/inittab\n"
 		    "if command -v telinit >/dev/null 2>&1; then telinit q;"
 		    " else kill -HUP 1; fi\n"
-		    "echo created\n", (const char *[]){ INITTAB_LINE, NULL },
+		    "echo created\n", (const char *[]){ INITTAB_LINE,
+		    INITTAB_CHECK, NULL },
 		    NULL, &out, &err) != 0)
 			goto fail;
 		snprintf(result, sizeof result, "%.*s",

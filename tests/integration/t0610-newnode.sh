@@ -103,6 +103,7 @@ test_expect_success 'sudoers file is 0440 and passes visudo -c' '
 test_expect_success 'vzexec is installed and started by the node'"'"'s init' '
 	fv exec n1 cmp /usr/local/sbin/vzexec /dev/stdin <"$VZEXEC" &&
 	fv exec n1 grep -qx "vz:2345:respawn:/usr/local/sbin/vzexec supervise" /etc/inittab &&
+	fv exec n1 grep -qx "vzck::bootwait:/usr/local/sbin/vzexec image-check" /etc/inittab &&
 	for n in n1 n2 n3; do supervise_pid $n >/dev/null || exit 1; done &&
 	fv exec n1 test -d /var/lib/vz
 '

@@ -235,6 +235,18 @@ survivors_vendor_ok() {	# hello on two nodes again, of two vendors
 	done
 	[ $a -eq 1 ] && [ $b -eq 1 ]
 }
+# An image the node imported but never synced (marked), whose rootfs a
+# crash damaged: the boot-time image-check (inittab bootwait) repairs it.
+test_expect_success 'plant an unsynced, damaged image on the victim' '
+	planted=$(on $victim /usr/local/sbin/vzexec status | python3 -c "
+import json, sys
+for i in json.load(sys.stdin)[\"images\"]:
+    print(i[\"id\"]); break") && [ -n "$planted" ] &&
+	echo "$planted" >planted.id &&
+	on $victim sh -c "echo boot before-the-crash >/var/lib/vz/images/$planted/.unsynced &&
+	    rm -f /var/lib/vz/images/$planted/rootfs/www/index.html &&
+	    echo damaged >/var/lib/vz/images/$planted/rootfs/www/index.html"
+'
 test_expect_success 'a vanished node: nothing moves within the grace' '
 	"$FAKEVPS" vanish $victim &&
 	vz --json deploy --connect-timeout 2 >v1.json;
@@ -254,5 +266,11 @@ test_expect_success 'the node returns: its extra copies are removed' '
 	! pods_on $victim | grep -q "^hello:" &&
 	total=0 && for n in n1 n2 n3; do total=$((total + $(count_procs $n "httpd -f -p 8090"))); done &&
 	[ $total -eq 2 ]
+'
+test_expect_success 'its boot checked the unsynced image and repaired it' '
+	planted=$(cat planted.id) && [ -n "$planted" ] &&
+	! on $victim test -e /var/lib/vz/images/$planted/.unsynced &&
+	! on $victim grep -q damaged /var/lib/vz/images/$planted/rootfs/www/index.html &&
+	on $victim test -s /var/lib/vz/images/$planted/rootfs/www/index.html
 '
 test_done
