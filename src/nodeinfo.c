@@ -157,9 +157,13 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted names in dir that end with suffix (suffix stripped), or dirs. */
+/*
+ * Sorted names in dir that end with suffix (suffix stripped); with suffix
+ * NULL every name, but those with a dot only if dots is set (images/ holds
+ * <id>.tar beside <id>/, while run/containers/ holds POD.next copies).
+ */
 static char **
-list_dir(const char *dir, const char *suffix, size_t *np)
+list_dir(const char *dir, const char *suffix, int dots, size_t *np)
 {
 	char **v = NULL;
 	size_t n = 0, sl = suffix ? strlen(suffix) : 0, l;
@@ -176,7 +180,7 @@ list_dir(const char *dir, const char *suffix, size_t *np)
 		if (suffix != NULL && (l <= sl ||
 		    strcmp(d->d_name + l - sl, suffix) != 0))
 			continue;
-		if (suffix == NULL && strchr(d->d_name, '.') != NULL)
+		if (suffix == NULL && !dots && strchr(d->d_name, '.') != NULL)
 			continue;
 		v = xreallocarray(v, n + 1, sizeof *v);
 		v[n++] = xstrndup(d->d_name, l - sl);
@@ -207,7 +211,7 @@ write_images(struct json_writer *w, const char *root)
 	struct stat st;
 
 	snprintf(dir, sizeof dir, "%s/images", root);
-	ids = list_dir(dir, NULL, &n);
+	ids = list_dir(dir, NULL, 0, &n);
 	json_key(w, "images");
 	json_begin_array(w);
 	for (i = 0; i < n; i++) {
@@ -336,10 +340,13 @@ ctr_alive(const char *root, const char *pod, const char *ctr)
  * Pods whose spec is gone but whose containers are still in their grace
  * period: reported with "stopping": true, so the master waits for them
  * instead of believing they are gone (their ports are still taken).
+ * A side-by-side copy POD.next is a pod of its own: its folder has a dot.
+ * only: just that pod (NULL: all).
  */
 static void
 write_stopping(struct json_writer *w, const char *root,
-    const struct cg_info *cg, char **specs, size_t nspecs, int sup)
+    const struct cg_info *cg, char **specs, size_t nspecs, int sup,
+    const char *only)
 {
 	char dir[PATH_MAX], sub[PATH_MAX];
 	char **pods, **ctrs;
@@ -349,15 +356,17 @@ write_stopping(struct json_writer *w, const char *root,
 	int alive;
 
 	snprintf(dir, sizeof dir, "%s/run/containers", root);
-	pods = list_dir(dir, NULL, &np);
+	pods = list_dir(dir, NULL, 1, &np);
 	for (i = 0; i < np; i++) {
+		if (only != NULL && strcmp(only, pods[i]) != 0)
+			continue;
 		for (j = 0; j < nspecs; j++)
 			if (strcmp(specs[j], pods[i]) == 0)
 				break;
 		if (j < nspecs || !spec_pod_name_ok(pods[i]))
 			continue;
 		snprintf(sub, sizeof sub, "%s/%s", dir, pods[i]);
-		ctrs = list_dir(sub, NULL, &nc);
+		ctrs = list_dir(sub, NULL, 0, &nc);
 		for (alive = 0, j = 0; j < nc && !alive; j++)
 			alive = ctr_alive(root, pods[i], ctrs[j]);
 		if (alive) {
@@ -386,65 +395,93 @@ write_stopping(struct json_writer *w, const char *root,
 	free_list(pods, np);
 }
 
-int
-status_main(const struct vzopts *o)
+/* The members of the "pods" array: every pod, or only the one named. */
+static void
+write_pods(struct json_writer *w, const char *root, const struct cg_info *cg,
+    int sup, const char *only)
 {
-	struct buf out = BUF_INIT;
-	struct json_writer w;
-	struct cg_info cg;
 	struct vz_pod *p;
 	char dir[PATH_MAX], path[PATH_MAX], err[256];
 	char **names;
 	size_t n, i, j;
-	int sup;
 
-	(void)cgroup_load(&cg, o->root);
-	sup = supervisor_pid(o->root) > 0;
+	snprintf(dir, sizeof dir, "%s/pods", root);
+	names = list_dir(dir, ".json", 0, &n);
+	for (i = 0; i < n; i++) {
+		if (only != NULL && strcmp(only, names[i]) != 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s.json", dir, names[i]);
+		json_begin_object(w);
+		json_kv_string(w, "name", names[i]);
+		if (spec_load(path, names[i], &p, err, sizeof err) != 0) {
+			json_key(w, "hash");
+			json_null(w);
+			json_kv_string(w, "error", err);
+			json_key(w, "containers");
+			json_begin_array(w);
+			json_end_array(w);
+			json_end_object(w);
+			continue;
+		}
+		json_kv_string(w, "hash", p->hash);
+		json_key(w, "error");
+		json_null(w);
+		json_key(w, "containers");
+		json_begin_array(w);
+		for (j = 0; j < p->nctr; j++)
+			write_ctr(w, root, cg, p, &p->ctr[j], sup);
+		json_end_array(w);
+		json_end_object(w);
+		spec_free(p);
+	}
+	write_stopping(w, root, cg, names, n, sup, only);
+	free_list(names, n);
+}
+
+void
+status_pod_json(const char *root, const char *pod, struct buf *out)
+{
+	struct json_writer w;
+	struct cg_info cg;
+
+	(void)cgroup_load(&cg, root);
+	buf_reset(out);
+	json_writer_init(&w, out, 0);
+	json_begin_array(&w);
+	write_pods(&w, root, &cg, supervisor_pid(root) > 0, pod);
+	json_end_array(&w);
+}
+
+int
+status_print(const char *root)
+{
+	struct buf out = BUF_INIT;
+	struct json_writer w;
+	struct cg_info cg;
+	int rc = EXIT_DONE;
+
+	(void)cgroup_load(&cg, root);
 	json_writer_init(&w, &out, 1);
 	json_begin_object(&w);
 	json_kv_int(&w, "vzstatus", 1);
-	nodeinfo_write(&w, o->root);
+	nodeinfo_write(&w, root);
 	json_kv_string(&w, "cgroup", cgroup_mode_name(&cg));
-	write_images(&w, o->root);
-	snprintf(dir, sizeof dir, "%s/pods", o->root);
-	names = list_dir(dir, ".json", &n);
+	write_images(&w, root);
 	json_key(&w, "pods");
 	json_begin_array(&w);
-	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof path, "%s/%s.json", dir, names[i]);
-		json_begin_object(&w);
-		json_kv_string(&w, "name", names[i]);
-		if (spec_load(path, names[i], &p, err, sizeof err) != 0) {
-			json_key(&w, "hash");
-			json_null(&w);
-			json_kv_string(&w, "error", err);
-			json_key(&w, "containers");
-			json_begin_array(&w);
-			json_end_array(&w);
-			json_end_object(&w);
-			continue;
-		}
-		json_kv_string(&w, "hash", p->hash);
-		json_key(&w, "error");
-		json_null(&w);
-		json_key(&w, "containers");
-		json_begin_array(&w);
-		for (j = 0; j < p->nctr; j++)
-			write_ctr(&w, o->root, &cg, p, &p->ctr[j], sup);
-		json_end_array(&w);
-		json_end_object(&w);
-		spec_free(p);
-	}
-	write_stopping(&w, o->root, &cg, names, n, sup);
+	write_pods(&w, root, &cg, supervisor_pid(root) > 0, NULL);
 	json_end_array(&w);
 	json_end_object(&w);
 	buf_addc(&out, '\n');
-	free_list(names, n);
 	if (fwrite(out.data, 1, out.len, stdout) != out.len ||
-	    fflush(stdout) != 0) {
-		buf_release(&out);
-		return EXIT_FAIL;
-	}
+	    fflush(stdout) != 0)
+		rc = EXIT_FAIL;
 	buf_release(&out);
-	return EXIT_DONE;
+	return rc;
+}
+
+int
+status_main(const struct vzopts *o)
+{
+	return status_print(o->root);
 }

@@ -7,6 +7,11 @@
  * fsync + rename, and the supervisor is told with SIGHUP.  Then the pod's
  * hostPorts are opened (spec-put) or closed (spec-rm) in the node's
  * firewall; a firewall failure is a warning: the pod runs regardless.
+ *
+ * With --wait SECONDS both then wait on the node (podwait.c) until the pod
+ * runs the spec just written and is ready, or is gone, and print status:
+ * one SSH exec per switch for the master.  A spec refused by the loader is
+ * then exit 5 with the bare reason, like a refusal seen by the waiter.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,12 +77,41 @@ notify(const struct vzopts *o, const char *verb, const char *pod)
 	return 0;
 }
 
+/*
+ * The hash to wait for: the spec's own.  Without one the old containers,
+ * hashless too, would pass for the new ones before the supervisor reloads.
+ * Returns 0, or the exit code.
+ */
+static int
+wait_hash(const char *root, const char *pod, const struct buf *in,
+    char *hash, size_t hashlen)
+{
+	struct json_value *doc;
+	const char *h;
+	char err[256], why[300];
+
+	if (json_parse(in->data, in->len, &doc, err, sizeof err) != 0) {
+		snprintf(why, sizeof why, "malformed JSON: %s", err);
+		return podwait_refused(root, pod, why);
+	}
+	h = json_get_string(doc, "hash");
+	if (h == NULL || h[0] == '\0' || strlen(h) >= hashlen) {
+		fprintf(stderr, "vzexec: spec-put: --wait needs a spec with a "
+		    "'hash'\n");
+		json_free(doc);
+		return EXIT_USAGE;
+	}
+	snprintf(hash, hashlen, "%s", h);
+	json_free(doc);
+	return 0;
+}
+
 int
 specput_put(const struct vzopts *o, const char *pod)
 {
 	struct buf in = BUF_INIT, old = BUF_INIT;
 	struct vz_pod *p = NULL;
-	char dir[4096], path[4200], tmp[4300], err[512];
+	char dir[4096], path[4200], tmp[4300], err[512], hash[80];
 	ssize_t n;
 	char chunk[8192];
 	int fd = -1, rc = 1;
@@ -105,6 +139,10 @@ specput_put(const struct vzopts *o, const char *pod)
 		}
 		buf_add(&in, chunk, (size_t)n);
 	}
+	if (o->wait_s >= 0 &&
+	    (rc = wait_hash(o->root, pod, &in, hash, sizeof hash)) != 0)
+		goto out;
+	rc = 1;
 	snprintf(dir, sizeof dir, "%s/pods", o->root);
 	if (mkdir_p(dir, 0755) == -1) {
 		fprintf(stderr, "vzexec: spec-put: cannot create '%s': %s\n",
@@ -116,7 +154,7 @@ specput_put(const struct vzopts *o, const char *pod)
 	    memcmp(old.data, in.data, in.len) == 0) {
 		rc = 0;		/* unchanged: nothing to tell anyone */
 		firewall(pod, in.data, in.len);
-		goto out;
+		goto wait;
 	}
 	snprintf(tmp, sizeof tmp, "%s/.%s.json.tmp", dir, pod);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
@@ -132,9 +170,12 @@ specput_put(const struct vzopts *o, const char *pod)
 	fd = -1;
 	/* The supervisor's own checks, before the file counts. */
 	if (spec_load(tmp, pod, &p, err, sizeof err) == -1) {
-		fprintf(stderr, "vzexec: spec-put: '%s' refused: %s\n", pod,
-		    err);
 		unlink(tmp);
+		if (o->wait_s >= 0)
+			rc = podwait_refused(o->root, pod, err);
+		else
+			fprintf(stderr, "vzexec: spec-put: '%s' refused: %s\n",
+			    pod, err);
 		goto out;
 	}
 	spec_free(p);
@@ -147,6 +188,9 @@ specput_put(const struct vzopts *o, const char *pod)
 	fsync_dir(dir);
 	rc = notify(o, "spec-put", pod);
 	firewall(pod, in.data, in.len);
+wait:
+	if (rc == 0 && o->wait_s >= 0)
+		rc = podwait(o->root, pod, hash, o->wait_s);
 out:
 	if (fd != -1) {
 		close(fd);
@@ -178,7 +222,9 @@ specput_rm(const struct vzopts *o, const char *pod)
 			if (pid > 0)
 				kill(pid, SIGHUP);
 			firewall(pod, NULL, 0);
-			return 0;
+			/* a copy may still be stopping from an earlier spec-rm */
+			return o->wait_s >= 0 ? podwait(o->root, pod, NULL,
+			    o->wait_s) : 0;
 		}
 		fprintf(stderr, "vzexec: spec-rm: cannot remove '%s': %s\n",
 		    path, strerror(errno));
@@ -187,5 +233,7 @@ specput_rm(const struct vzopts *o, const char *pod)
 	fsync_dir(dir);
 	rc = notify(o, "spec-rm", pod);
 	firewall(pod, NULL, 0);
+	if (rc == 0 && o->wait_s >= 0)
+		rc = podwait(o->root, pod, NULL, o->wait_s);
 	return rc;
 }

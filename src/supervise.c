@@ -277,6 +277,9 @@ probes_arm(struct vz_ctr *c, int64_t now)
 	if (p != NULL)
 		(void)json_get_int(p, "initialDelaySeconds", &d);
 	c->probe_ms = p != NULL ? now + d * 1000 : 0;
+	/* Until the first success: 10 ms, doubling up to periodSeconds, so
+	   a waiting master hears "ready" within ms, not a period later. */
+	c->probe_gap_ms = p != NULL ? 10 : 0;
 	p = json_get_object(c->spec, "livenessProbe");
 	d = 0;
 	if (p != NULL)
@@ -513,6 +516,7 @@ ctr_adopt(struct vz_ctr *c)
 	(void)fifo_open(c, &c->err, "err");
 	probes_arm(c, now_ms());
 	c->ready = 1;
+	c->probe_gap_ms = 0;
 	vzlog(0, "%s/%s: re-adopted running pid %d", c->pod->name, c->name,
 	    (int)pid);
 	set_state(c, CS_RUNNING, "");
@@ -735,7 +739,7 @@ static void
 probe_done(struct vz_ctr *c, int status)
 {
 	const struct json_value *p;
-	int64_t thr = 3;
+	int64_t thr = 3, per = 10;
 	int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
 	c->probe_pid = 0;
@@ -745,6 +749,15 @@ probe_done(struct vz_ctr *c, int status)
 	    "readinessProbe");
 	(void)json_get_int(p, "failureThreshold", &thr);
 	if (!c->probe_live) {
+		if (ok)
+			c->probe_gap_ms = 0;
+		else if (c->probe_gap_ms > 0) {
+			/* probe_maybe set a whole period: come back sooner */
+			(void)json_get_int(p, "periodSeconds", &per);
+			c->probe_ms = now_ms() + c->probe_gap_ms;
+			c->probe_gap_ms = c->probe_gap_ms >= per * 500 ?
+			    (int)(per * 1000) : c->probe_gap_ms * 2;
+		}
 		c->ready_fail = ok ? 0 : c->ready_fail + 1;
 		if (ok != c->ready && (ok || c->ready_fail >= thr)) {
 			c->ready = ok;
@@ -887,7 +900,9 @@ timers(int64_t now, int64_t *next)
 					AT(now + 200);
 			}
 			probe_maybe(c, now);
-			if (c->state == CS_RUNNING) {
+			/* While a probe runs its SIGCHLD wakes us: a due time
+			   in the past would only spin the loop. */
+			if (c->state == CS_RUNNING && c->probe_pid == 0) {
 				AT(c->probe_ms);
 				AT(c->live_ms);
 			}

@@ -3,7 +3,8 @@
  * parsing and usage; each verb's work lives in its module (supervise.c,
  * nodeinfo.c).  Image verbs are served by the static helper vzexec-image,
  * exec'd from the same folder so the resident supervisor never carries
- * the image code.  Exit codes: 0 done, 1 failed, 2 usage.
+ * the image code.  Exit codes: 0 done, 1 failed, 2 usage; the waiting
+ * verbs (spec-put/spec-rm --wait, wait) add 4 timeout, 5 refused.
  */
 #include <errno.h>
 #include <limits.h>
@@ -19,6 +20,8 @@
 #include "nodelogs.h"
 #include "vzexec.h"
 
+#define WAIT_DEFAULT_S	60	/* wait without --timeout */
+
 static const char usage_text[] =
 "usage: vzexec VERB [OPTIONS]\n"
 "\n"
@@ -28,15 +31,22 @@ static const char usage_text[] =
 "  status [--root DIR]   node, image, pod and container state as JSON\n"
 "  run [--root DIR] SPEC run one pod in the foreground; Ctrl-C stops it\n"
 "  reload [--root DIR]   make the running supervisor re-read the specs\n"
-"  spec-put [--root DIR] POD   install the pod spec read from stdin\n"
-"  spec-rm [--root DIR] POD    remove a pod spec (the pod stops)\n"
+"  spec-put [--root DIR] [--wait S] POD\n"
+"                        install the pod spec read from stdin; --wait: then\n"
+"                        wait until the pod runs it and is ready\n"
+"  spec-rm [--root DIR] [--wait S] POD\n"
+"                        remove a pod spec (the pod stops); --wait: until\n"
+"                        it is gone\n"
+"  wait [--root DIR] [--timeout S] POD HASH|--gone\n"
+"                        wait until POD runs HASH and is ready, or is gone\n"
 "  logs [--root DIR] [-n N] [--since T] [-f] POD[/CONTAINER]\n"
 "                        the pod's log lines from syslog, journal or run/log\n"
 "  version               print the version\n"
 "  image-import, image-gc, image-list, image-check\n"
 "                        served by the helper vzexec-image\n"
 "\n"
-"ROOT defaults to " VZ_DEFAULT_ROOT ". Exit: 0 done, 1 failed, 2 usage.\n"
+"ROOT defaults to " VZ_DEFAULT_ROOT ". Exit: 0 done, 1 failed, 2 usage;\n"
+"waiting: 4 timeout, 5 refused or crash loop.\n"
 "See vzexec(8).\n";
 
 static int
@@ -68,6 +78,10 @@ parse_opts(int argc, char **argv, int *argi, struct vzopts *o)
 		}
 		if (a[0] != '-')
 			break;
+		if (strcmp(a, "--gone") == 0 && strcmp(argv[1], "wait") == 0) {
+			o->gone = 1;
+			continue;
+		}
 		if (i + 1 >= argc) {
 			fprintf(stderr, "vzexec: %s: option '%s' needs a "
 			    "value\n", argv[1], a);
@@ -87,6 +101,21 @@ parse_opts(int argc, char **argv, int *argi, struct vzopts *o)
 				return -1;
 			}
 			o->backoff_base_ms = (int)v;
+		} else if ((strcmp(a, "--wait") == 0 &&
+		    (strcmp(argv[1], "spec-put") == 0 ||
+		    strcmp(argv[1], "spec-rm") == 0)) ||
+		    (strcmp(a, "--timeout") == 0 &&
+		    strcmp(argv[1], "wait") == 0)) {
+			errno = 0;
+			v = strtol(argv[++i], &end, 10);
+			if (errno != 0 || end == argv[i] || *end != '\0' ||
+			    v < 0 || v > 86400) {
+				fprintf(stderr, "vzexec: %s: bad %s '%s' (whole "
+				    "seconds, 0 to 86400)\n", argv[1], a,
+				    argv[i]);
+				return -1;
+			}
+			o->wait_s = (int)v;
 		} else {
 			fprintf(stderr, "vzexec: %s: unknown option '%s'\n",
 			    argv[1], a);
@@ -137,6 +166,38 @@ verb_image(char **argv)
 	    argv[1], helper, errno == ENOENT ? "not installed beside vzexec" :
 	    strerror(errno));
 	return EXIT_FAIL;
+}
+
+/* wait POD HASH | wait POD --gone (--gone may come first, an option). */
+static int
+verb_wait(struct vzopts *o, int argc, char **argv, int argi)
+{
+	const char *pod, *hash = NULL;
+	size_t n;
+
+	if (argi < argc - 1 && strcmp(argv[argc - 1], "--gone") == 0) {
+		o->gone = 1;
+		argc--;
+	}
+	if (argi + (o->gone ? 1 : 2) != argc)
+		return usage(EXIT_USAGE);
+	pod = argv[argi];
+	if (!spec_pod_name_ok(pod)) {
+		fprintf(stderr, "vzexec: wait: invalid pod name '%s'\n", pod);
+		return EXIT_USAGE;
+	}
+	if (!o->gone) {
+		hash = argv[argi + 1];
+		n = strlen(hash);
+		if (n == 0 || n >= 80 || strspn(hash, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") != n) {
+			fprintf(stderr, "vzexec: wait: invalid hash '%s'\n",
+			    hash);
+			return EXIT_USAGE;
+		}
+	}
+	return podwait(o->root, pod, hash, o->wait_s >= 0 ? o->wait_s :
+	    WAIT_DEFAULT_S);
 }
 
 static int
@@ -216,6 +277,7 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	o.root = VZ_DEFAULT_ROOT;
 	o.backoff_base_ms = 10000;
+	o.wait_s = -1;
 	if (argc < 2)
 		return usage(EXIT_USAGE);
 	verb = argv[1];
@@ -267,6 +329,8 @@ main(int argc, char **argv)
 		return verb[5] == 'p' ? specput_put(&o, argv[argi]) :
 		    specput_rm(&o, argv[argi]);
 	}
+	if (strcmp(verb, "wait") == 0)
+		return verb_wait(&o, argc, argv, argi);
 	if (strcmp(verb, "firewall") == 0) {	/* hidden: tests, repairs */
 		if (argi + 1 != argc)
 			return usage(EXIT_USAGE);

@@ -14,6 +14,8 @@
 
 #include "json.h"
 
+struct buf;
+
 #define VZEXEC_VERSION		"0.1.0"
 #define VZ_DEFAULT_ROOT		"/var/lib/vz"
 #define VZ_LABEL_MAX		63	/* DNS-1123 label */
@@ -23,10 +25,12 @@
 #define VZ_NAME_MAX		(VZ_LABEL_MAX + 5)
 #define VZ_SPEC_MAX		(1024 * 1024)
 
-/* Exit codes of every verb. */
+/* Exit codes of every verb; the last two only of the waiting ones. */
 #define EXIT_DONE	0
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
+#define EXIT_TIMEOUT	4	/* not ready (or not gone) in time */
+#define EXIT_REFUSED	5	/* spec refused, or the pod crash-loops */
 
 /* Options shared by the verbs. */
 struct vzopts {
@@ -34,6 +38,8 @@ struct vzopts {
 	const char	*syslog_path;	/* NULL: $VZEXEC_SYSLOG or /dev/log */
 	int		 backoff_base_ms;
 	int		 foreground_pod; /* `run`: stop when the pod is done */
+	int		 wait_s;	/* --wait / --timeout seconds; -1 none */
+	int		 gone;		/* wait --gone */
 };
 
 /* ---- spec.c: pods/<pod>.json ---- */
@@ -84,6 +90,7 @@ struct vz_ctr {
 	int			 live_fail;
 	int			 ready_fail;
 	int64_t			 probe_ms;	/* next readiness probe */
+	int			 probe_gap_ms;	/* until the first success; 0 after */
 	int64_t			 live_ms;	/* next liveness probe */
 	struct linebuf		 out;
 	struct linebuf		 err;
@@ -206,6 +213,21 @@ int	 supervise_main(const struct vzopts *, const char *onespec);
 int	 specput_put(const struct vzopts *, const char *pod);
 int	 specput_rm(const struct vzopts *, const char *pod);
 int	 status_main(const struct vzopts *);
+/* The whole `vzexec status` JSON on stdout; EXIT_FAIL if it cannot. */
+int	 status_print(const char *root);
+/* A JSON array with status's entry for pod (empty if it has none). */
+void	 status_pod_json(const char *root, const char *pod, struct buf *out);
+/*
+ * podwait.c: wait until pod runs hash and every container is running and
+ * ready (hash NULL: until the pod is gone from status, stopping copy
+ * included), at most timeout_s seconds.  Prints the status JSON on
+ * stdout and, unless ready, the reason as the first line of stderr.
+ * Returns EXIT_DONE, EXIT_TIMEOUT, EXIT_REFUSED or EXIT_FAIL.
+ */
+int	 podwait(const char *root, const char *pod, const char *hash,
+	    int timeout_s);
+/* The same message and output for a spec refused before it was saved. */
+int	 podwait_refused(const char *root, const char *pod, const char *why);
 /*
  * firewall.c: make the node's active firewalls (nftables input chains with
  * policy drop, iptables/ip6tables INPUT with policy DROP) accept exactly
