@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,8 @@ struct upload_cache_entry {
 	char			base[65];	/* "" for full */
 	char			id[65];
 	struct wire_upload	up;
+	char			stream[4200];	/* manifest line + payload */
+	uint64_t		stream_size;
 	int			ok;
 	char			err[512];
 };
@@ -38,8 +41,11 @@ struct step_job {
 };
 
 static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t staged_cond = PTHREAD_COND_INITIALIZER;
 static struct upload_cache_entry *cache;
 static size_t ncache;
+static int *staged;		/* per node index: its images are pushed */
+static int *pushed;		/* per node index: got an image this run */
 
 /* ---------------------------------------------------------------- specs */
 
@@ -142,6 +148,66 @@ image_ref_of(const struct apply *a, const char *id)
 
 /* ---------------------------------------------------------------- push */
 
+/*
+ * What `vzexec image-import --stdin` reads: the manifest on one line, then
+ * the payload.  Built once per upload and sent to every node that needs
+ * it; the payload is copied by the kernel (copy_file_range).
+ */
+static int
+write_stream(struct apply *a, struct upload_cache_entry *e)
+{
+	int in = -1, out = -1, rc = -1;
+	uint64_t left = e->up.size;
+	size_t mlen = strlen(e->up.manifest_json);
+	ssize_t n;
+
+	snprintf(e->stream, sizeof e->stream, "%s/%s.stream", a->upload_dir,
+	    e->up.manifest_name);
+	if ((in = open(e->up.path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (out = open(e->stream, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1 ||
+	    write(out, e->up.manifest_json, mlen) != (ssize_t)mlen ||
+	    write(out, "\n", 1) != 1)
+		goto fail;
+	while (left > 0) {
+		n = copy_file_range(in, NULL, out, NULL, left, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EXDEV || errno == ENOSYS ||
+		    errno == EINVAL || errno == EOPNOTSUPP)) {
+			char chunk[65536];
+
+			n = read(in, chunk, sizeof chunk);
+			if (n > 0 && write(out, chunk, (size_t)n) != n)
+				goto fail;
+		}
+		if (n <= 0)
+			goto fail;
+		left -= (uint64_t)n;
+	}
+	if (close(out) == -1) {
+		out = -1;
+		goto fail;
+	}
+	out = -1;
+	e->stream_size = mlen + 1 + e->up.size;
+	/* the payload file is no longer needed: the stream holds it */
+	unlink(e->up.path);
+	rc = 0;
+	goto out;
+fail:
+	snprintf(e->err, sizeof e->err, "cannot write '%s': %s", e->stream,
+	    errno ? strerror(errno) : "short copy");
+	unlink(e->stream);
+	e->stream[0] = '\0';
+out:
+	if (in != -1)
+		close(in);
+	if (out != -1)
+		close(out);
+	return rc;
+}
+
 static struct upload_cache_entry *
 get_upload(struct apply *a, const char *base, const char *id,
     const char *ref)
@@ -177,87 +243,62 @@ get_upload(struct apply *a, const char *base, const char *id,
 	}
 	if (wire_build(base[0] ? base_tar : NULL, base[0] ? base : NULL, tar,
 	    id, ref ? ref : "", cfg.data, a->upload_dir, WIRE_AUTO, &e->up,
-	    e->err, sizeof e->err) == 0)
+	    e->err, sizeof e->err) == 0 && write_stream(a, e) == 0)
 		e->ok = 1;
 	buf_release(&cfg);
 	return e;
 }
 
-struct upload_progress {
-	struct vz_progress	*bar;
-	uint64_t		 last;
-};
-
-static int
-progress_cb(void *arg, uint64_t done, uint64_t total)
-{
-	struct upload_progress *up = arg;
-
-	(void)total;
-	if (done > up->last) {
-		vz_progress_add(up->bar, done - up->last);
-		up->last = done;
-	}
-	return 0;
-}
-
+/*
+ * One exec: `vzexec image-import --stdin` reads the stream as it arrives,
+ * so the transfer, the decompression and the unpacking overlap and the
+ * node writes no payload file.
+ */
 static int
 send_upload(struct apply *a, struct cnode *n, struct upload_cache_entry *e,
     int *import_status, char *err, size_t errlen)
 {
-	const char *args[] = { "image-import", NULL, NULL };
-	char remote[4200], mpath[4200];
-	struct vz_ssh_upload u;
-	struct upload_progress prog = { a->progress, 0 };
-	int fd, status, rc;
+	static const char *const args[] = { "image-import", "--stdin", NULL };
+	void *map = MAP_FAILED;
+	int fd, rc = -1;
 
 	*import_status = -1;
-	snprintf(mpath, sizeof mpath, "%s/%s", a->upload_dir,
-	    e->up.manifest_name);
-	if ((fd = open(mpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1 || write(fd, e->up.manifest_json,
-	    strlen(e->up.manifest_json)) < 0 || close(fd) == -1) {
-		snprintf(err, errlen, "cannot write '%s': %s", mpath,
+	if ((fd = open(e->stream, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (map = mmap(NULL, e->stream_size, PROT_READ, MAP_PRIVATE, fd,
+	    0)) == MAP_FAILED) {
+		snprintf(err, errlen, "cannot read '%s': %s", e->stream,
 		    strerror(errno));
-		return -1;
+		goto out;
 	}
-	memset(&u, 0, sizeof u);
-	snprintf(remote, sizeof remote, VZ_NODE_ROOT "/incoming/%s",
-	    e->up.file);
-	u.local = e->up.path;
-	u.remote = remote;
-	u.mode = 0600;
-	if (a->progress != NULL) {
-		vz_progress_add_total(a->progress, e->up.size);
-		u.progress = progress_cb;
-		u.progress_arg = &prog;
+	if (a->progress != NULL)
+		vz_progress_add_total(a->progress, e->stream_size);
+	rc = cnode_vzexec_timed(n, args, map, e->stream_size, NULL,
+	    import_status, 0, err, errlen);
+	if (a->progress != NULL)
+		vz_progress_add(a->progress, e->stream_size);
+	if (rc == 0) {
+		pthread_mutex_lock(&apply_lock);
+		a->bytes_sent += e->up.size;
+		a->bytes_full += e->up.image_size;
+		pthread_mutex_unlock(&apply_lock);
 	}
-	rc = vz_ssh_upload(n->ssh, &u);
-	if (rc != VZ_SSH_OK) {
-		snprintf(err, errlen, "%s: uploading image %.12s: %s",
-		    n->host->name, e->id, vz_ssh_error(n->ssh));
-		return -1;
-	}
-	memset(&u, 0, sizeof u);
-	snprintf(remote, sizeof remote, VZ_NODE_ROOT "/incoming/%s",
-	    e->up.manifest_name);
-	u.local = mpath;
-	u.remote = remote;
-	u.mode = 0600;
-	u.flags = VZ_SSH_UPLOAD_RESTART;
-	if (vz_ssh_upload(n->ssh, &u) != VZ_SSH_OK) {
-		snprintf(err, errlen, "%s: uploading manifest: %s",
-		    n->host->name, vz_ssh_error(n->ssh));
-		return -1;
-	}
-	pthread_mutex_lock(&apply_lock);
-	a->bytes_sent += e->up.size;
-	a->bytes_full += e->up.image_size;
-	pthread_mutex_unlock(&apply_lock);
-	args[1] = e->up.manifest_name;
-	rc = cnode_vzexec(n, args, NULL, 0, NULL, &status, err, errlen);
-	*import_status = status;
+out:
+	if (map != MAP_FAILED)
+		munmap(map, e->stream_size);
+	if (fd != -1)
+		close(fd);
 	return rc;
+}
+
+/* Say something that is not a result (takes ev's text). */
+static void
+add_event(struct apply *a, struct buf *ev)
+{
+	pthread_mutex_lock(&apply_lock);
+	a->events = xreallocarray(a->events, a->nevents + 1,
+	    sizeof *a->events);
+	a->events[a->nevents++] = buf_detach(ev, NULL);
+	pthread_mutex_unlock(&apply_lock);
 }
 
 /* Make sure the node holds image id; push it if not. */
@@ -301,39 +342,87 @@ push_image(struct apply *a, struct cnode *n, const char *id, char *err,
 			buf_addf(&ev, "%s: the delta for image %.12s did not "
 			    "rebuild it (%s); sent the full image", n->host->name,
 			    id, err);
-			pthread_mutex_lock(&apply_lock);
-			a->events = xreallocarray(a->events, a->nevents + 1,
-			    sizeof *a->events);
-			a->events[a->nevents++] = buf_detach(&ev, NULL);
-			pthread_mutex_unlock(&apply_lock);
+			add_event(a, &ev);
 			base[0] = '\0';
 			continue;
 		}
 		return -1;
 	}
-	return cnode_refresh(n, err, errlen);
+	/* The node has it now: no status round trip to learn that. */
+	pthread_mutex_lock(&apply_lock);
+	if (pushed != NULL)
+		pushed[n - a->cl->nodes] = 1;
+	pthread_mutex_unlock(&apply_lock);
+	n->st.images = xreallocarray(n->st.images, n->st.nimages + 1,
+	    sizeof *n->st.images);
+	n->st.images[n->st.nimages].id = xstrdup(id);
+	n->st.images[n->st.nimages].ref = ref != NULL ? xstrdup(ref) : NULL;
+	n->st.nimages++;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- node */
 
-static int
-spec_put(struct cnode *n, const char *pod, const struct buf *spec, char *err,
-    size_t errlen)
-{
-	const char *args[] = { "spec-put", pod, NULL };
-	int status;
+/* Exit codes of vzexec spec-put/spec-rm/wait --wait (vzexec(8)). */
+#define NODE_WAIT_TIMEOUT	4
+#define NODE_WAIT_FAILED	5
 
-	return cnode_vzexec(n, args, spec->data, spec->len, NULL, &status, err,
-	    errlen);
+/* "NODE: vzexec VERB: message" -> "NODE: message" for the node's verdicts. */
+static void
+drop_verb(char *err, const char *verb)
+{
+	char pat[64];
+	char *at;
+
+	snprintf(pat, sizeof pat, ": vzexec %s: ", verb);
+	if ((at = strstr(err, pat)) != NULL)
+		memmove(at + 2, at + strlen(pat), strlen(at + strlen(pat)) + 1);
+}
+
+/*
+ * One exec per switch: the node writes (spec-put) or removes (spec-rm) the
+ * pod's spec and itself waits until the pod runs that version and is
+ * ready, or is gone; it gives up at once on a crash loop.  Its status at
+ * the end becomes n->st.
+ */
+static int
+node_run(struct apply *a, struct cnode *n, const char *verb,
+    const char *pod, const struct buf *spec, char *err, size_t errlen)
+{
+	const char *args[] = { verb, "--wait", NULL, pod, NULL };
+	struct buf out = BUF_INIT;
+	char secs[16], e2[256];
+	int status, rc;
+
+	snprintf(secs, sizeof secs, "%d", a->timeout_s);
+	args[2] = secs;
+	rc = cnode_vzexec_timed(n, args, spec ? spec->data : NULL,
+	    spec ? spec->len : 0, &out, &status, (a->timeout_s + 30) * 1000,
+	    err, errlen);
+	if (out.len > 0 && cnode_take_status(n, out.data, out.len, e2,
+	    sizeof e2) == -1 && rc == 0) {
+		snprintf(err, errlen, "%s", e2);
+		rc = -1;
+	}
+	if (rc == -1 && (status == NODE_WAIT_TIMEOUT ||
+	    status == NODE_WAIT_FAILED))
+		drop_verb(err, verb);
+	buf_release(&out);
+	return rc;
 }
 
 static int
-spec_rm(struct cnode *n, const char *pod, char *err, size_t errlen)
+put_wait(struct apply *a, struct cnode *n, const char *pod,
+    const struct buf *spec, char *err, size_t errlen)
 {
-	const char *args[] = { "spec-rm", pod, NULL };
-	int status;
+	return node_run(a, n, "spec-put", pod, spec, err, errlen);
+}
 
-	return cnode_vzexec(n, args, NULL, 0, NULL, &status, err, errlen);
+static int
+rm_wait(struct apply *a, struct cnode *n, const char *pod, char *err,
+    size_t errlen)
+{
+	return node_run(a, n, "spec-rm", pod, NULL, err, errlen);
 }
 
 static char *
@@ -350,76 +439,6 @@ log_tail(struct cnode *n, const char *pod)
 		return NULL;
 	}
 	return buf_detach(&out, NULL);
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/*
- * Wait until pod runs hash and is healthy (want_gone: until it is gone).
- * A container in backoff or failed is a crash loop: give up at once.
- */
-static int
-wait_pod(struct cnode *n, const char *pod, const char *hash, int want_gone,
-    int timeout_s, char *err, size_t errlen)
-{
-	double deadline = now_s() + timeout_s;
-	const struct node_pod *p;
-	size_t i;
-
-	for (;;) {
-		if (cnode_refresh(n, err, errlen) == -1)
-			return -1;
-		p = node_state_pod(&n->st, pod);
-		if (want_gone && p == NULL)
-			return 0;
-		if (!want_gone && p != NULL && p->hash != NULL &&
-		    strcmp(p->hash, hash) == 0) {
-			if (p->error != NULL) {
-				snprintf(err, errlen, "%s: '%s' refused: %s",
-				    n->host->name, pod, p->error);
-				return -1;
-			}
-			if (node_pod_healthy(p))
-				return 0;
-			for (i = 0; i < p->ncontainers; i++) {
-				const struct node_container *c =
-				    &p->containers[i];
-
-				if (strcmp(c->state, "backoff") == 0 ||
-				    strcmp(c->state, "failed") == 0) {
-					snprintf(err, errlen, "%s: cannot start "
-					    "'%s': container '%s' %s%s%s",
-					    n->host->name, pod, c->name,
-					    c->state, c->reason ? ": " : "",
-					    c->reason ? c->reason : "");
-					return -1;
-				}
-			}
-		}
-		if (now_s() >= deadline) {
-			snprintf(err, errlen, "%s: '%s' not %s after %d s",
-			    n->host->name, pod, want_gone ? "stopped" :
-			    "running and ready", timeout_s);
-			return -1;
-		}
-		sleep_ms(300);
-	}
 }
 
 static void
@@ -473,21 +492,17 @@ do_start(struct apply *a, struct cnode *n, const struct plan_action *act)
 		add_result(a, act, 0, 0, msg, NULL);
 		goto out;
 	}
-	if (push_spec_images(a, n, &spec, err, sizeof err) == -1 ||
-	    spec_put(n, act->pod, &spec, err, sizeof err) == -1) {
+	if (push_spec_images(a, n, &spec, err, sizeof err) == -1) {
 		add_result(a, act, 0, 0, err, NULL);
 		goto out;
 	}
-	if (wait_pod(n, act->pod, act->new_hash, 0, a->timeout_s, err,
-	    sizeof err) == -1) {
+	if (put_wait(a, n, act->pod, &spec, err, sizeof err) == -1) {
 		char *tail = log_tail(n, act->pod);
 		char e2[256];
 
 		/* Roll back: a replica that never became ready goes away,
 		   and is gone before the next run may try again. */
-		if (spec_rm(n, act->pod, e2, sizeof e2) == 0)
-			wait_pod(n, act->pod, NULL, 1, a->timeout_s, e2,
-			    sizeof e2);
+		(void)rm_wait(a, n, act->pod, e2, sizeof e2);
 		add_result(a, act, 0, 1, err, tail);
 		goto out;
 	}
@@ -545,31 +560,20 @@ update_side_by_side(struct apply *a, struct cnode *n,
 		    n->host->name, act->pod);
 		goto out;
 	}
-	if (spec_put(n, next.data, &nspec, err, errlen) == -1)
-		goto out;
-	if (wait_pod(n, next.data, act->new_hash, 0, a->timeout_s, err,
-	    errlen) == -1) {
+	if (put_wait(a, n, next.data, &nspec, err, errlen) == -1) {
 		/* The old copy was never touched. */
-		if (spec_rm(n, next.data, e2, sizeof e2) == 0)
-			wait_pod(n, next.data, NULL, 1, a->timeout_s, e2,
-			    sizeof e2);
+		(void)rm_wait(a, n, next.data, e2, sizeof e2);
 		*rolled_back = 1;
 		goto out;
 	}
-	if (spec_put(n, act->pod, spec, err, errlen) == -1 ||
-	    wait_pod(n, act->pod, act->new_hash, 0, a->timeout_s, err,
-	    errlen) == -1) {
-		if (have_old && spec_put(n, act->pod, old, e2,
-		    sizeof e2) == 0 && wait_pod(n, act->pod, act->old_hash, 0,
-		    a->timeout_s, e2, sizeof e2) == 0)
+	if (put_wait(a, n, act->pod, spec, err, errlen) == -1) {
+		if (have_old && put_wait(a, n, act->pod, old, e2,
+		    sizeof e2) == 0)
 			*rolled_back = 1;
-		if (spec_rm(n, next.data, e2, sizeof e2) == 0)
-			wait_pod(n, next.data, NULL, 1, a->timeout_s, e2,
-			    sizeof e2);
+		(void)rm_wait(a, n, next.data, e2, sizeof e2);
 		goto out;
 	}
-	if (spec_rm(n, next.data, err, errlen) == -1 ||
-	    wait_pod(n, next.data, NULL, 1, a->timeout_s, err, errlen) == -1)
+	if (rm_wait(a, n, next.data, err, errlen) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -621,12 +625,7 @@ do_update(struct apply *a, struct cnode *n, const struct plan_action *act)
 		}
 		goto out;
 	}
-	if (spec_put(n, act->pod, &spec, err, sizeof err) == -1) {
-		add_result(a, act, 0, 0, err, NULL);
-		goto out;
-	}
-	if (wait_pod(n, act->pod, act->new_hash, 0, a->timeout_s, err,
-	    sizeof err) == 0) {
+	if (put_wait(a, n, act->pod, &spec, err, sizeof err) == 0) {
 		snprintf(msg, sizeof msg, "updated %.12s -> %.12s",
 		    act->old_hash ? act->old_hash : "?", act->new_hash);
 		add_result(a, act, 1, 0, msg, NULL);
@@ -636,9 +635,8 @@ do_update(struct apply *a, struct cnode *n, const struct plan_action *act)
 		char *tail = log_tail(n, act->pod);
 		int rolled = 0;
 
-		if (have_old && spec_put(n, act->pod, &old, e2,
-		    sizeof e2) == 0 && wait_pod(n, act->pod, act->old_hash, 0,
-		    a->timeout_s, e2, sizeof e2) == 0)
+		if (have_old && put_wait(a, n, act->pod, &old, e2,
+		    sizeof e2) == 0)
 			rolled = 1;
 		if (rolled)
 			snprintf(msg, sizeof msg, "%s; rolled back to %.12s",
@@ -658,9 +656,7 @@ do_stop(struct apply *a, struct cnode *n, const struct plan_action *act)
 {
 	char err[1024], msg[256];
 
-	if (spec_rm(n, act->pod, err, sizeof err) == -1 ||
-	    wait_pod(n, act->pod, NULL, 1, a->timeout_s, err,
-	    sizeof err) == -1) {
+	if (rm_wait(a, n, act->pod, err, sizeof err) == -1) {
 		add_result(a, act, 0, 0, err, NULL);
 		return;
 	}
@@ -668,18 +664,55 @@ do_stop(struct apply *a, struct cnode *n, const struct plan_action *act)
 	add_result(a, act, 1, 0, msg, NULL);
 }
 
+/*
+ * A node whose vzexec predates what deploy sends is left alone, with a
+ * message that says how to upgrade it: half an update on a node that
+ * cannot finish it would be worse.
+ */
+static int
+node_too_old(const struct cnode *n, char *err, size_t errlen)
+{
+	if (node_version_cmp(n->st.vzexec_version,
+	    VZEXEC_NODE_MIN_VERSION) >= 0)
+		return 0;
+	snprintf(err, errlen, "%s: its vzexec (%s) is older than %s, which "
+	    "this vzmaster needs: run 'vzmaster newnode %s' again to upgrade "
+	    "it", n->host->name, n->st.vzexec_version ?
+	    n->st.vzexec_version : "unknown version", VZEXEC_NODE_MIN_VERSION,
+	    n->host->name);
+	return 1;
+}
+
+/* The node's connection is the staging thread's until its push is done. */
+static void
+wait_staged(struct apply *a, struct cnode *n)
+{
+	size_t k = (size_t)(n - a->cl->nodes);
+
+	pthread_mutex_lock(&apply_lock);
+	while (staged != NULL && !staged[k])
+		pthread_cond_wait(&staged_cond, &apply_lock);
+	pthread_mutex_unlock(&apply_lock);
+}
+
 static int
 step_node(struct vz_fanout_job *job, void *arg)
 {
 	struct step_job *sj = job->arg;
+	char old[512];
 	size_t i;
 
 	(void)arg;
+	wait_staged(sj->a, sj->node);
 	for (i = 0; i < sj->nacts; i++) {
 		const struct plan_action *act = sj->acts[i];
 
 		if (sj->node->ssh == NULL) {
 			add_result(sj->a, act, 0, 0, "connection lost", NULL);
+			continue;
+		}
+		if (node_too_old(sj->node, old, sizeof old)) {
+			add_result(sj->a, act, 0, 0, old, NULL);
 			continue;
 		}
 		switch (act->op) {
@@ -770,11 +803,30 @@ run_step(struct apply *a, const struct plan *p, enum plan_phase phase,
 }
 
 /*
- * Before any wave: push, to every node in parallel, the images its starts
- * and updates will need.  The rolling switch stays one node at a time,
- * but no wave waits for a transfer.  A push that fails here is tried
- * again, and reported, by the action itself.
+ * Before and during the waves: push, to every node in parallel, the images
+ * its starts and updates will need.  The rolling switch stays one node at
+ * a time, but it only waits for its own node's transfer, never for the
+ * others'.  A push that fails here is tried again, and reported, by the
+ * action itself.
  */
+struct stage {
+	struct apply		*a;
+	struct step_job		*sj;
+	struct vz_fanout_job	*jobs;
+	size_t			 njobs;
+	pthread_t		 thread;
+	int			 running;
+};
+
+static void
+mark_staged(struct apply *a, struct cnode *n)
+{
+	pthread_mutex_lock(&apply_lock);
+	staged[n - a->cl->nodes] = 1;
+	pthread_cond_broadcast(&staged_cond);
+	pthread_mutex_unlock(&apply_lock);
+}
+
 static int
 stage_node(struct vz_fanout_job *job, void *arg)
 {
@@ -785,6 +837,8 @@ stage_node(struct vz_fanout_job *job, void *arg)
 	size_t i;
 
 	(void)arg;
+	if (node_too_old(sj->node, err, sizeof err))
+		sj->nacts = 0;	/* step_node says why */
 	for (i = 0; i < sj->nacts && sj->node->ssh != NULL; i++) {
 		buf_reset(&spec);
 		if (find_spec(sj->a, sj->acts[i]->new_hash, &spec, &dp) == 0)
@@ -792,17 +846,39 @@ stage_node(struct vz_fanout_job *job, void *arg)
 			    sizeof err);
 	}
 	buf_release(&spec);
+	mark_staged(sj->a, sj->node);
 	return 0;
 }
 
-static void
-stage_images(struct apply *a, const struct plan *p)
+static void *
+stage_main(void *arg)
 {
-	struct step_job *sj = xcalloc(a->cl->nnodes, sizeof *sj);
-	struct vz_fanout_job *jobs = xcalloc(a->cl->nnodes, sizeof *jobs);
-	size_t i, k, njobs = 0;
+	struct stage *st = arg;
 	char err[256];
+	size_t k;
 
+	(void)vz_fanout_run(st->jobs, st->njobs, st->a->cl->ctx->jobs,
+	    stage_node, NULL, err, sizeof err);
+	/* whatever happened, no wave waits any longer */
+	pthread_mutex_lock(&apply_lock);
+	for (k = 0; k < st->a->cl->nnodes; k++)
+		staged[k] = 1;
+	pthread_cond_broadcast(&staged_cond);
+	pthread_mutex_unlock(&apply_lock);
+	return NULL;
+}
+
+static void
+stage_start(struct apply *a, const struct plan *p, struct stage *st)
+{
+	size_t i, k;
+
+	memset(st, 0, sizeof *st);
+	st->a = a;
+	staged = xcalloc(a->cl->nnodes ? a->cl->nnodes : 1, sizeof *staged);
+	st->sj = xcalloc(a->cl->nnodes ? a->cl->nnodes : 1, sizeof *st->sj);
+	st->jobs = xcalloc(a->cl->nnodes ? a->cl->nnodes : 1,
+	    sizeof *st->jobs);
 	for (i = 0; i < p->n; i++) {
 		const struct plan_action *act = &p->actions[i];
 		struct cnode *n;
@@ -812,24 +888,97 @@ stage_images(struct apply *a, const struct plan *p)
 		    (n = cluster_node(a->cl, act->node)) == NULL)
 			continue;
 		k = (size_t)(n - a->cl->nodes);
-		sj[k].a = a;
-		sj[k].node = n;
-		sj[k].acts = xreallocarray(sj[k].acts, sj[k].nacts + 1,
-		    sizeof *sj[k].acts);
-		sj[k].acts[sj[k].nacts++] = act;
+		st->sj[k].a = a;
+		st->sj[k].node = n;
+		st->sj[k].acts = xreallocarray(st->sj[k].acts,
+		    st->sj[k].nacts + 1, sizeof *st->sj[k].acts);
+		st->sj[k].acts[st->sj[k].nacts++] = act;
 	}
 	for (k = 0; k < a->cl->nnodes; k++)
-		if (sj[k].nacts > 0) {
-			jobs[njobs].name = sj[k].node->host->name;
-			jobs[njobs].arg = &sj[k];
+		if (st->sj[k].nacts > 0) {
+			st->jobs[st->njobs].name = st->sj[k].node->host->name;
+			st->jobs[st->njobs].arg = &st->sj[k];
+			st->njobs++;
+		} else
+			staged[k] = 1;
+	/* One node: its actions push just the same, in order. */
+	if (st->njobs > 1 &&
+	    pthread_create(&st->thread, NULL, stage_main, st) == 0) {
+		st->running = 1;
+		return;
+	}
+	for (k = 0; k < a->cl->nnodes; k++)
+		staged[k] = 1;
+}
+
+static void
+stage_finish(struct apply *a, struct stage *st)
+{
+	size_t k;
+
+	if (st->running)
+		pthread_join(st->thread, NULL);
+	for (k = 0; k < a->cl->nnodes; k++)
+		free(st->sj[k].acts);
+	free(st->sj);
+	free(st->jobs);
+	free(staged);
+	staged = NULL;
+}
+
+/*
+ * A node that received images in this run drops the ones no spec uses
+ * beyond the newest few of each reference (`vzexec image-gc`, which keeps
+ * the delta bases of the next update), so a small VPS disk does not fill
+ * up over months of cron deploys.  Nodes that got nothing are not asked:
+ * a no-op run stays one exchange per node.  A failure is only an event.
+ */
+static int
+gc_node(struct vz_fanout_job *job, void *arg)
+{
+	static const char *const args[] = { "image-gc", NULL };
+	struct apply *a = arg;
+	struct cnode *n = job->arg;
+	struct json_value *root = NULL;
+	const struct json_value *rm;
+	struct buf out = BUF_INIT, ev = BUF_INIT;
+	char err[512];
+	int status;
+
+	if (n->ssh == NULL)
+		return 0;
+	if (cnode_vzexec(n, args, NULL, 0, &out, &status, err,
+	    sizeof err) == -1)
+		buf_addf(&ev, "%s; old images stay", err);
+	else if (json_parse(out.data, out.len, &root, err, sizeof err) == 0 &&
+	    (rm = json_get_array(root, "removed")) != NULL && rm->n > 0)
+		buf_addf(&ev, "%s: removed %zu unused image%s", n->host->name,
+		    rm->n, rm->n == 1 ? "" : "s");
+	if (ev.len > 0)
+		add_event(a, &ev);
+	json_free(root);
+	buf_release(&out);
+	buf_release(&ev);
+	return 0;
+}
+
+static void
+gc_images(struct apply *a)
+{
+	struct vz_fanout_job *jobs = xcalloc(a->cl->nnodes ? a->cl->nnodes :
+	    1, sizeof *jobs);
+	size_t k, njobs = 0;
+	char err[256];
+
+	for (k = 0; k < a->cl->nnodes; k++)
+		if (pushed[k]) {
+			jobs[njobs].name = a->cl->nodes[k].host->name;
+			jobs[njobs].arg = &a->cl->nodes[k];
 			njobs++;
 		}
-	if (njobs > 1)	/* one node: the action pushes just the same */
-		(void)vz_fanout_run(jobs, njobs, a->cl->ctx->jobs, stage_node,
-		    NULL, err, sizeof err);
-	for (k = 0; k < a->cl->nnodes; k++)
-		free(sj[k].acts);
-	free(sj);
+	if (njobs > 0)
+		(void)vz_fanout_run(jobs, njobs, a->cl->ctx->jobs, gc_node, a,
+		    err, sizeof err);
 	free(jobs);
 }
 
@@ -840,10 +989,12 @@ apply_plan(struct apply *a, const struct plan *p)
 		PLAN_PHASE_RETIRE, PLAN_PHASE_START, PLAN_PHASE_UPDATE,
 		PLAN_PHASE_EXTRA
 	};
+	struct stage st;
 	size_t i, j;
 	int maxwave;
 
-	stage_images(a, p);
+	pushed = xcalloc(a->cl->nnodes ? a->cl->nnodes : 1, sizeof *pushed);
+	stage_start(a, p, &st);
 	for (i = 0; i < sizeof phases / sizeof phases[0]; i++) {
 		maxwave = 0;
 		for (j = 0; j < p->n; j++)
@@ -853,8 +1004,14 @@ apply_plan(struct apply *a, const struct plan *p)
 		for (j = 0; j <= (size_t)maxwave; j++)
 			run_step(a, p, phases[i], (int)j);
 	}
+	stage_finish(a, &st);
+	gc_images(a);
+	free(pushed);
+	pushed = NULL;
 	for (i = 0; i < ncache; i++) {
 		unlink(cache[i].up.path);
+		if (cache[i].stream[0] != '\0')
+			unlink(cache[i].stream);
 		wire_upload_release(&cache[i].up);
 	}
 	free(cache);

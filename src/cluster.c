@@ -163,6 +163,15 @@ int
 cnode_vzexec(struct cnode *n, const char *const *args, const char *in,
     size_t inlen, struct buf *out, int *status, char *err, size_t errlen)
 {
+	return cnode_vzexec_timed(n, args, in, inlen, out, status, 0, err,
+	    errlen);
+}
+
+int
+cnode_vzexec_timed(struct cnode *n, const char *const *args, const char *in,
+    size_t inlen, struct buf *out, int *status, int timeout_ms, char *err,
+    size_t errlen)
+{
 	const char *argv[32];
 	struct vz_ssh_cmd cmd;
 	size_t i, k = 0;
@@ -180,6 +189,7 @@ cnode_vzexec(struct cnode *n, const char *const *args, const char *in,
 	vz_ssh_cmd_init(&cmd, argv);
 	cmd.in = in;
 	cmd.inlen = inlen;
+	cmd.timeout_ms = timeout_ms;
 	rc = vz_ssh_exec(n->ssh, &cmd);
 	if (rc != VZ_SSH_OK) {
 		snprintf(err, errlen, "%s: vzexec %s: %s", n->host->name,
@@ -211,27 +221,32 @@ cnode_vzexec(struct cnode *n, const char *const *args, const char *in,
 }
 
 int
-cnode_refresh(struct cnode *n, char *err, size_t errlen)
+cnode_take_status(struct cnode *n, const char *text, size_t len, char *err,
+    size_t errlen)
 {
-	static const char *const args[] = { "status", NULL };
 	struct node_state st;
-	struct buf out = BUF_INIT;
 	char perr[512];
-	int status;
 
-	if (cnode_vzexec(n, args, NULL, 0, &out, &status, err, errlen) == -1) {
-		buf_release(&out);
-		return -1;
-	}
-	if (node_state_parse(out.data, out.len, &st, perr, sizeof perr) == -1) {
+	if (node_state_parse(text, len, &st, perr, sizeof perr) == -1) {
 		snprintf(err, errlen, "%s: %s", n->host->name, perr);
-		buf_release(&out);
 		return -1;
 	}
-	buf_release(&out);
 	node_state_release(&n->st);
 	n->st = st;
 	return 0;
+}
+
+int
+cnode_refresh(struct cnode *n, char *err, size_t errlen)
+{
+	static const char *const args[] = { "status", NULL };
+	struct buf out = BUF_INIT;
+	int status, rc = -1;
+
+	if (cnode_vzexec(n, args, NULL, 0, &out, &status, err, errlen) == 0)
+		rc = cnode_take_status(n, out.data, out.len, err, errlen);
+	buf_release(&out);
+	return rc;
 }
 
 void

@@ -20,6 +20,9 @@ struct vz_ssh;
 /* Where vzexec lives on a node (newnode installs it there). */
 #define VZEXEC_NODE_PATH	"/usr/local/sbin/vzexec"
 #define VZ_NODE_ROOT		"/var/lib/vz"
+/* The oldest node vzexec that speaks what deploy sends (spec-put --wait,
+   image-import --stdin); older nodes are upgraded by re-running newnode. */
+#define VZEXEC_NODE_MIN_VERSION	"0.2.0"
 
 struct cnode {
 	const struct inv_host	*host;
@@ -67,8 +70,15 @@ struct cnode *cluster_node(struct cluster *, const char *name);
 int	 cnode_vzexec(struct cnode *, const char *const *args, const char *in,
 	     size_t inlen, struct buf *out, int *status, char *err,
 	     size_t errlen);
+/* The same with its own time limit in ms (0: the connection's). */
+int	 cnode_vzexec_timed(struct cnode *, const char *const *args,
+	     const char *in, size_t inlen, struct buf *out, int *status,
+	     int timeout_ms, char *err, size_t errlen);
 /* Re-read the node's status into n->st.  0 or -1 with err. */
 int	 cnode_refresh(struct cnode *, char *err, size_t errlen);
+/* Make text (a `vzexec status` output) n->st.  0 or -1 with err. */
+int	 cnode_take_status(struct cnode *, const char *text, size_t len,
+	     char *err, size_t errlen);
 
 /* "--connect-timeout S" and "-k FILE" are parsed by several commands. */
 #define CLUSTER_OPT_CONNECT_TIMEOUT	0x1101

@@ -152,6 +152,32 @@ parse_pod(const struct json_value *p, struct node_pod *np, char *err,
 	return 0;
 }
 
+/*
+ * Compare dotted version numbers ("0.10.1" > "0.9"); a missing or
+ * malformed one is the oldest.
+ */
+int
+node_version_cmp(const char *a, const char *b)
+{
+	unsigned long x, y;
+	char *ea, *eb;
+
+	if (a == NULL || b == NULL)
+		return (a != NULL) - (b != NULL);
+	for (;;) {
+		x = strtoul(a, &ea, 10);
+		y = strtoul(b, &eb, 10);
+		if (ea == a || eb == b)
+			return (ea != a) - (eb != b);
+		if (x != y)
+			return x < y ? -1 : 1;
+		if (*ea != '.' || *eb != '.')	/* "1.2.1" > "1.2" */
+			return (*ea == '.') - (*eb == '.');
+		a = ea + 1;
+		b = eb + 1;
+	}
+}
+
 int
 node_state_parse(const char *text, size_t len, struct node_state *ns,
     char *err, size_t errlen)
@@ -205,6 +231,9 @@ node_state_parse(const char *text, size_t len, struct node_state *ns,
 		sup = json_get_object(node, "supervisor");
 		v = json_get(sup, "running");
 		ns->supervisor_running = v != NULL && v->type == JSON_TRUE;
+		if (sup != NULL && opt_string(sup, "version",
+		    &ns->vzexec_version, "node.supervisor", err, errlen) == -1)
+			goto out;
 	}
 	imgs = json_get(root, "images");
 	if (imgs != NULL && imgs->type != JSON_NULL) {
@@ -275,6 +304,7 @@ node_state_release(struct node_state *ns)
 	free(ns->images);
 	free(ns->pods);
 	free(ns->hostname);
+	free(ns->vzexec_version);
 	free(ns->os);
 	free(ns->arch);
 	free(ns->init);

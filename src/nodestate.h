@@ -49,11 +49,16 @@ struct node_state {
 	int64_t		 mem_total, mem_available, disk_free;
 	double		 load1;
 	int		 supervisor_running;
+	char		*vzexec_version; /* of the node's vzexec; NULL: unknown */
 	struct node_image *images;
 	size_t		 nimages;
 	struct node_pod	*pods;
 	size_t		 npods;
 };
+
+/* <0, 0, >0 as dotted version a is older, equal, newer than b; NULL or
+   malformed is older than anything. */
+int	 node_version_cmp(const char *a, const char *b);
 
 /* 0, or -1 with err saying what the node got wrong.  Caller releases. */
 int	 node_state_parse(const char *text, size_t len, struct node_state *,

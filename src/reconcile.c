@@ -170,6 +170,22 @@ out:
 	return rc;
 }
 
+static void *
+probe_main(void *arg)
+{
+	cluster_probe(arg);
+	return NULL;
+}
+
+static void
+probe_join(struct reconcile *r)
+{
+	if (r->probing) {
+		pthread_join(r->probe_thread, NULL);
+		r->probing = 0;
+	}
+}
+
 int
 reconcile_prepare(struct reconcile *r)
 {
@@ -198,6 +214,10 @@ reconcile_prepare(struct reconcile *r)
 	buf_addf(&path, "%s/state.json", r->cl.state_dir);
 	r->markers_path = buf_detach(&path, NULL);
 
+	/* Connecting and flattening images overlap: neither needs the other
+	   until the plan. */
+	if (pthread_create(&r->probe_thread, NULL, probe_main, &r->cl) == 0)
+		r->probing = 1;
 	r->ndesired = r->cl.pods.n;
 	r->desired = xcalloc(r->ndesired, sizeof *r->desired);
 	for (i = 0; i < r->ndesired; i++) {
@@ -287,9 +307,13 @@ reconcile_plan(struct reconcile *r)
 
 	if (markers_load(&r->markers, r->markers_path, err, sizeof err) == -1) {
 		vz_error("%s", err);
+		probe_join(r);
 		return -1;
 	}
-	cluster_probe(&r->cl);
+	if (r->probing)
+		probe_join(r);
+	else
+		cluster_probe(&r->cl);
 
 	r->ppods = xcalloc(r->ndesired ? r->ndesired : 1, sizeof *r->ppods);
 	for (i = 0; i < r->ndesired; i++) {
@@ -436,6 +460,7 @@ reconcile_release(struct reconcile *r)
 {
 	size_t i, j;
 
+	probe_join(r);
 	if (r->have_plan)
 		plan_release(&r->plan);
 	for (i = 0; i < r->ndesired; i++) {

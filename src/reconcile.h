@@ -7,6 +7,8 @@
 #ifndef VZ_RECONCILE_H
 #define VZ_RECONCILE_H
 
+#include <pthread.h>
+
 #include "apply.h"
 #include "cluster.h"
 #include "imgstore.h"
@@ -29,6 +31,8 @@ struct reconcile {
 	size_t			 nnamed;
 	struct plan		 plan;
 	int			 have_plan;
+	pthread_t		 probe_thread;	/* runs during the imports */
+	int			 probing;
 	/* plan input storage */
 	struct plan_pod		*ppods;
 	struct plan_node	*pnodes;
@@ -39,7 +43,10 @@ struct reconcile {
 	size_t			 nports;
 };
 
-/* Import images and build the desired specs (after cluster_load). */
+/*
+ * Import images and build the desired specs (after cluster_load).  The
+ * nodes are probed meanwhile, in a thread: reconcile_plan waits for it.
+ */
 int	reconcile_prepare(struct reconcile *);
 /* Probe, update markers, plan.  0, or -1 after printing why. */
 int	reconcile_plan(struct reconcile *);

@@ -16,7 +16,7 @@
 
 struct buf;
 
-#define VZEXEC_VERSION		"0.1.0"
+#define VZEXEC_VERSION		"0.2.0"
 #define VZ_DEFAULT_ROOT		"/var/lib/vz"
 #define VZ_LABEL_MAX		63	/* DNS-1123 label */
 /* A pod instance name: a label, or a label + ".next" (the new version

@@ -195,6 +195,19 @@ test_expect_success 'every node holds the new image with the right digest' '
 		curl -sS --max-time 5 "http://$("$FAKEVPS" ip $n):8090/" | grep -qx v3
 	done
 '
+test_expect_success 'nodes that got images dropped unused old ones (image-gc)' '
+	# v1, v2, v2b and v3 of one reference: the oldest, unused, went
+	python3 -c "
+import json
+r = json.load(open(\"fb.json\"))
+ev = [e for e in r[\"events\"] if \"unused image\" in e]
+assert len(ev) >= 2, r[\"events\"]
+" &&
+	for n in $(hello_nodes); do
+		test $(images_on $n | wc -w) -eq 3 &&
+		images_on $n | grep -q "$(image_of $n)" || exit 1
+	done
+'
 
 test_expect_failure_code 2 'kill of a pod not in the manifests is refused' '
 	vz kill sollo
@@ -262,10 +275,13 @@ test_expect_success 'after the grace its pods come back on the survivors, vendor
 test_expect_success 'the node returns: its extra copies are removed' '
 	"$FAKEVPS" boot $victim >/dev/null &&
 	for i in 1 2 3 4 5 6 7 8 9 10; do on $victim true 2>/dev/null && break; sleep 1; done;
-	sleep 2; vz -q deploy --timeout 60 &&
+	sleep 2; vz --json deploy --timeout 60 >ret.json &&
 	! pods_on $victim | grep -q "^hello:" &&
 	total=0 && for n in n1 n2 n3; do total=$((total + $(count_procs $n "httpd -f -p 8090"))); done &&
-	[ $total -eq 2 ]
+	[ $total -eq 2 ] || {
+		cat ret.json; for n in n1 n2 n3; do echo "$n:"; pods_on $n; done
+		false
+	}
 '
 test_expect_success 'its boot checked the unsynced image and repaired it' '
 	planted=$(cat planted.id) && [ -n "$planted" ] &&
@@ -276,5 +292,33 @@ test_expect_success 'its boot checked the unsynced image and repaired it' '
 		    ls -la /var/lib/vz/images /var/lib/vz/images/$planted"
 		false
 	}
+'
+
+# A node whose vzexec is too old for this vzmaster (a wrapper makes its
+# status say 0.1.0) is not touched, and the message says how to upgrade.
+cat >"$TEST_TMP/oldwrap" <<'EOF'
+#!/bin/sh
+[ "$1" = status ] || exec /usr/local/sbin/vzexec.real "$@"
+/usr/local/sbin/vzexec.real status | sed 's/"version": *"[0-9.]*"/"version": "0.1.0"/'
+EOF
+old=$(hello_nodes | head -n1)
+test_expect_success 'a node with an old vzexec is left alone and told to upgrade' '
+	pods_on $old | grep "^hello:" >before &&
+	on $old mv /usr/local/sbin/vzexec /usr/local/sbin/vzexec.real &&
+	on $old sh -c "cat >/usr/local/sbin/vzexec && chmod 755 /usr/local/sbin/vzexec" \
+	    <oldwrap &&
+	on $old /usr/local/sbin/vzexec status >st.json && grep -q "\"version\": *\"0.1.0\"" st.json &&
+	sed -i "s/value: two/value: three/" "$C/pods/hello.yaml" &&
+	{ vz deploy --timeout 30 2>old.err; test $? -eq 1; } &&
+	grep -q "$old: its vzexec (0.1.0) is older than .*newnode $old" old.err &&
+	pods_on $old | grep "^hello:" | cmp -s - before || {
+		cat old.err before; pods_on $old; on $old /usr/local/sbin/vzexec status
+		false
+	}
+'
+test_expect_success 'upgraded, the node takes the update again' '
+	on $old mv /usr/local/sbin/vzexec.real /usr/local/sbin/vzexec &&
+	vz -q deploy --timeout 60 &&
+	! pods_on $old | grep "^hello:" | cmp -s - before
 '
 test_done

@@ -9,7 +9,7 @@ static const char good[] =
 "{\"vzstatus\":1,\"node\":{\"hostname\":\"n1\",\"os\":\"debian 12\","
 "\"arch\":\"x86_64\",\"memTotal\":536870912,\"memAvailable\":300000000,"
 "\"diskFree\":1000,\"load1\":0.5,\"init\":\"sysv\","
-"\"supervisor\":{\"running\":true,\"pid\":12}},"
+"\"supervisor\":{\"running\":true,\"pid\":12,\"version\":\"0.2.0\"}},"
 "\"images\":[{\"id\":\"" "0123456789abcdef0123456789abcdef"
 "0123456789abcdef0123456789abcdef" "\",\"ref\":\"oci:x\"}],"
 "\"pods\":[{\"name\":\"web\",\"hash\":\"h1\",\"error\":null,"
@@ -49,6 +49,7 @@ main(void)
 	is_str(ns.hostname, "n1", "hostname");
 	is_int(ns.mem_total, 536870912, "memTotal");
 	ok(ns.supervisor_running, "supervisor running");
+	is_str(ns.vzexec_version, "0.2.0", "vzexec version");
 	is_int(ns.nimages, 1, "one image");
 	ok(node_state_has_image(&ns, "0123456789abcdef0123456789abcdef"
 	    "0123456789abcdef0123456789abcdef"), "has image");
@@ -95,6 +96,17 @@ main(void)
 	ok(lie("{\"vzstatus\":1,\"node\":{\"os\":5}}", "not a string"),
 	    "int where string");
 	ok(lie("{\"vzstatus\":1,\"pods\":{}}", "bad list"), "object as list");
+	ok(lie("{\"vzstatus\":1,\"node\":{\"supervisor\":{\"version\":1}}}",
+	    "not a string"), "a number as version");
+
+	ok(node_version_cmp("0.2.0", "0.2.0") == 0, "equal versions");
+	ok(node_version_cmp("0.1.0", "0.2.0") < 0, "0.1.0 < 0.2.0");
+	ok(node_version_cmp("0.10.0", "0.9.1") > 0, "0.10.0 > 0.9.1 (numeric)");
+	ok(node_version_cmp("1.2", "1.2.1") < 0, "1.2 < 1.2.1");
+	ok(node_version_cmp("1.2.1", "1.2") > 0, "1.2.1 > 1.2");
+	ok(node_version_cmp(NULL, "0.0.1") < 0, "unknown is oldest");
+	ok(node_version_cmp("x", "0.0.1") < 0, "malformed is oldest");
+	ok(node_version_cmp(NULL, NULL) == 0, "two unknowns");
 	huge = malloc(NODESTATE_MAX_BYTES + 2);
 	memset(huge, ' ', NODESTATE_MAX_BYTES + 1);
 	huge[NODESTATE_MAX_BYTES + 1] = '\0';
