@@ -820,7 +820,7 @@ vcdiff_encode_cb(int source_fd, int target_fd, const struct vcdiff_enc_io *io,
 	static const uint8_t hdr[5] = { VCD_MAGIC0, VCD_MAGIC1, VCD_MAGIC2,
 	    0, 0 };
 	struct enc e;
-	int rc = -1;
+	int rc = -1, held = 0;
 
 	memset(&e, 0, sizeof e);
 	e.io = io;
@@ -852,10 +852,15 @@ vcdiff_encode_cb(int source_fd, int target_fd, const struct vcdiff_enc_io *io,
 		 * xdelta3 writes it. */
 		if (e.tlen == 0 && e.st.windows > 0)
 			break;
-		if (io->target != NULL && e.tlen > 0)
+		if (io->target != NULL && e.tlen > 0) {
 			io->target(io->arg, e.tw, e.tlen);
+			held = 1;
+		}
 		if (encode_window(&e, err, errlen) == -1)
 			goto out;
+		if (held)
+			io->target(io->arg, NULL, 0);
+		held = 0;
 		if (e.slen > ENC_KEEP_MAPPED)
 			vcdiff_drop_pages(e.src, 0, e.slen);
 		if (e.tmap != NULL && e.tmaplen > ENC_KEEP_MAPPED)
@@ -865,6 +870,8 @@ vcdiff_encode_cb(int source_fd, int target_fd, const struct vcdiff_enc_io *io,
 	}
 	rc = 0;
 out:
+	if (held)
+		io->target(io->arg, NULL, 0);
 	e.st.source_len = e.slen;
 	if (st != NULL)
 		*st = e.st;

@@ -49,7 +49,10 @@ struct vcdiff_enc_io {
 	int	(*write)(void *arg, const void *p, size_t n, char *err,
 		    size_t errlen);
 	/* NULL, or called with each target window, in order, before it is
-	   encoded: the target is read once, so a caller can hash it. */
+	   encoded, then with (NULL, 0) once the encoder is done with it and
+	   before it reads the next: the bytes stay valid in between, so a
+	   caller can hash them (on another thread) in the read that
+	   encodes them. */
 	void	(*target)(void *arg, const void *p, size_t n);
 	void	*arg;
 };

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,14 +364,31 @@ damaged(const char *path, const char *id, const char *hex, char *err,
 	return -1;
 }
 
-/* vcdiff_encode_cb's sinks: the raw delta file and the target's hash. */
+/*
+ * vcdiff_encode_cb's sinks: the raw delta file and the target's hash.
+ * Each target window is hashed on a thread while the encoder works on it
+ * (a third of the time of a one-file delta was the hash).
+ */
 struct delta_sink {
 	int		 fd;
 	const char	*path;
 	struct sha256	 h;		/* of the delta */
 	struct sha256	 th;		/* of the target (the store tarball) */
 	uint64_t	 bytes;
+	const void	*win;		/* the window being hashed */
+	size_t		 winlen;
+	pthread_t	 thr;
+	int		 running;
 };
+
+static void *
+hash_window(void *v)
+{
+	struct delta_sink *d = v;
+
+	sha256_update(&d->th, d->win, d->winlen);
+	return NULL;
+}
 
 static int
 delta_write(void *v, const void *p, size_t n, char *err, size_t errlen)
@@ -392,7 +410,18 @@ delta_target(void *v, const void *p, size_t n)
 {
 	struct delta_sink *d = v;
 
-	sha256_update(&d->th, p, n);
+	if (p == NULL) {	/* the encoder is done with the window */
+		if (d->running)
+			pthread_join(d->thr, NULL);
+		d->running = 0;
+		return;
+	}
+	d->win = p;
+	d->winlen = n;
+	if (pthread_create(&d->thr, NULL, hash_window, d) == 0)
+		d->running = 1;
+	else
+		hash_window(d);
 }
 
 int

@@ -68,6 +68,7 @@ buf_write(void *arg, const void *p, size_t n, char *err, size_t errlen)
 
 struct both {
 	struct buf	delta, seen;
+	int		held, windows, releases, bad;
 };
 
 static int
@@ -76,10 +77,22 @@ both_write(void *arg, const void *p, size_t n, char *err, size_t errlen)
 	return buf_write(&((struct both *)arg)->delta, p, n, err, errlen);
 }
 
+/* Each window is handed over, then released before the next one. */
 static void
 both_target(void *arg, const void *p, size_t n)
 {
-	buf_add(&((struct both *)arg)->seen, p, n);
+	struct both *b = arg;
+
+	if (p == NULL) {
+		b->bad += !b->held;
+		b->held = 0;
+		b->releases++;
+		return;
+	}
+	b->bad += b->held;
+	b->held = 1;
+	b->windows++;
+	buf_add(&b->seen, p, n);
 }
 
 /* Encodes tgt against src into delta (through the callback API). */
@@ -219,7 +232,7 @@ test_moved(uint8_t *src, size_t slen)
 static void
 test_callback(uint8_t *src, size_t slen)
 {
-	struct both b = { BUF_INIT, BUF_INIT };
+	struct both b = { BUF_INIT, BUF_INIT, 0, 0, 0, 0 };
 	struct vcdiff_enc_io io = { both_write, both_target, &b };
 	struct buf viafd = BUF_INIT, piped = BUF_INIT;
 	struct vcdiff_stats st;
@@ -240,6 +253,9 @@ test_callback(uint8_t *src, size_t slen)
 	ok(b.seen.len == slen && memcmp(b.seen.data, tgt, slen) == 0,
 	    "callback: the target handed over once, in order (%zu bytes)",
 	    b.seen.len);
+	ok(b.windows == (int)st.windows && b.releases == b.windows &&
+	    b.bad == 0 && !b.held, "callback: %d windows, each released "
+	    "before the next", b.windows);
 	ok(decodes_to(src, slen, &b.delta, tgt, slen), "callback: decodes");
 
 	lseek(tfd, 0, SEEK_SET);
