@@ -34,6 +34,7 @@
 
 #define MAX_JSON	(16u << 20)	/* manifests and configs */
 #define IO_CHUNK	(1u << 16)
+#define OUT_CHUNK	(1u << 20)	/* writes of the flattened tarball */
 
 struct xattr {
 	struct xattr	*next;
@@ -578,23 +579,45 @@ out:
 
 /* ---- writing the flattened tarball ---- */
 
+/* libarchive hands over 10 KiB blocks: they are gathered into 1 MiB
+ * writes, and hashed as they pass. */
 struct out_writer {
 	int		 fd;
 	struct sha256	 h;
 	uint64_t	 bytes;
+	uint8_t		*pend;
+	size_t		 npend;
 };
+
+static int
+out_flush(struct out_writer *w)
+{
+	if (w->npend > 0 && write_full(w->fd, w->pend, w->npend) == -1)
+		return -1;
+	w->npend = 0;
+	return 0;
+}
 
 static la_ssize_t
 out_write(struct archive *a, void *v, const void *p, size_t n)
 {
 	struct out_writer *w = v;
 
-	if (write_full(w->fd, p, n) == -1) {
+	sha256_update(&w->h, p, n);
+	w->bytes += n;
+	if (w->npend + n > OUT_CHUNK && out_flush(w) == -1) {
 		archive_set_error(a, errno, "%s", strerror(errno));
 		return -1;
 	}
-	sha256_update(&w->h, p, n);
-	w->bytes += n;
+	if (n >= OUT_CHUNK) {
+		if (write_full(w->fd, p, n) == -1) {
+			archive_set_error(a, errno, "%s", strerror(errno));
+			return -1;
+		}
+	} else {
+		memcpy(w->pend + w->npend, p, n);
+		w->npend += n;
+	}
 	return (la_ssize_t)n;
 }
 
@@ -712,7 +735,17 @@ write_tree(struct ctx *c, struct archive *a, struct node *dir)
 	return rc;
 }
 
-/* Write the tree to STORE/<id>.tar via a temporary name; fill out. */
+/*
+ * Write the tree to STORE/<id>.tar via a temporary name; fill out.
+ *
+ * Not fsynced: the store's tarballs are a cache, rebuilt from the image
+ * source by the next import, and an fsync of 50 MB was most of the time
+ * of a re-import.  The rename still means a crash can leave only whole
+ * files or none under the final name as far as the process is concerned;
+ * what the kernel had not written back when the machine went down is
+ * caught by wire_build, which checks the tarball's sha256 (its name) in
+ * the read that builds an upload, removes a damaged one and fails.
+ */
 static int
 write_tarball(struct ctx *c, const char *store, struct image_info *out)
 {
@@ -727,6 +760,8 @@ write_tarball(struct ctx *c, const char *store, struct image_info *out)
 		return fail(c, "cannot create '%s': %s", tmp, strerror(errno));
 	sha256_init(&w.h);
 	w.bytes = 0;
+	w.pend = xmalloc(OUT_CHUNK);
+	w.npend = 0;
 	a = archive_write_new();
 	archive_write_set_format_pax_restricted(a);
 	/* Names are bytes: no locale conversion that could vary or fail. */
@@ -747,10 +782,12 @@ write_tarball(struct ctx *c, const char *store, struct image_info *out)
 		fail(c, "cannot write '%s': %s", tmp, archive_error_string(a));
 		goto out;
 	}
-	if (fsync(w.fd) == -1) {
+	if (out_flush(&w) == -1 || close(w.fd) == -1) {
+		w.fd = -1;
 		fail(c, "cannot write '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
+	w.fd = -1;
 	sha256_final(&w.h, out->id);
 	out->size = w.bytes;
 	out->entries = c->entries;
@@ -760,7 +797,6 @@ write_tarball(struct ctx *c, const char *store, struct image_info *out)
 		    strerror(errno));
 		goto out;
 	}
-	fsync_parent(final);
 	rc = 0;
 out:
 	if (w.h.md != NULL)
@@ -768,7 +804,9 @@ out:
 	if (rc == -1)
 		out->id[0] = '\0';
 	archive_write_free(a);
-	close(w.fd);
+	if (w.fd != -1)
+		close(w.fd);
+	free(w.pend);
 	return rc;
 }
 
@@ -1478,8 +1516,9 @@ image_import(const char *ref, const char *store_dir, struct image_info *out,
 	if (write_tarball(&c, store_dir, out) == -1)
 		goto out;
 	fmtpath(jpath, sizeof jpath, "%s/%s.json", store_dir, out->id);
-	if (write_file_atomic(jpath, c.config_json, strlen(c.config_json), cerr,
-	    sizeof cerr) == -1) {
+	/* a cache like the tarball (see write_tarball) */
+	if (write_file_replace(jpath, c.config_json, strlen(c.config_json),
+	    cerr, sizeof cerr) == -1) {
 		fail(&c, "%s", cerr);
 		goto out;
 	}

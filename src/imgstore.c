@@ -170,7 +170,7 @@ imgstore_record(struct imgstore *s, const char *ref, const char *id,
     char *err, size_t errlen)
 {
 	char path[4200], ids[IMGSTORE_MAX][65], file[4200];
-	struct buf b = BUF_INIT;
+	struct buf b = BUF_INIT, old = BUF_INIT;
 	size_t n, i, kept = 1;
 	int rc;
 
@@ -190,7 +190,13 @@ imgstore_record(struct imgstore *s, const char *ref, const char *id,
 			kept++;
 		}
 	}
-	rc = write_file_atomic(path, b.data, b.len, err, errlen);
+	/* a deploy records an unchanged image every time: no fsync then */
+	if (buf_read_file(&old, path, 1 << 20) == 0 && old.len == b.len &&
+	    memcmp(old.data, b.data, b.len) == 0)
+		rc = 0;
+	else
+		rc = write_file_atomic(path, b.data, b.len, err, errlen);
+	buf_release(&old);
 	buf_release(&b);
 	if (rc == -1)
 		return -1;

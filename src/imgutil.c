@@ -141,9 +141,9 @@ fsync_parent(const char *path)
 	return r;
 }
 
-int
-write_file_atomic(const char *path, const void *p, size_t n, char *err,
-    size_t errlen)
+static int
+write_replace(const char *path, const void *p, size_t n, int sync,
+    char *err, size_t errlen)
 {
 	char tmp[4096];
 	int fd, saved;
@@ -155,7 +155,7 @@ write_file_atomic(const char *path, const void *p, size_t n, char *err,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1)
 		goto fail;
-	if (write_full(fd, p, n) == -1 || fsync(fd) == -1) {
+	if (write_full(fd, p, n) == -1 || (sync && fsync(fd) == -1)) {
 		saved = errno;
 		close(fd);
 		errno = saved;
@@ -163,7 +163,8 @@ write_file_atomic(const char *path, const void *p, size_t n, char *err,
 	}
 	if (close(fd) == -1 || rename(tmp, path) == -1)
 		goto fail;
-	fsync_parent(path);
+	if (sync)
+		fsync_parent(path);
 	return 0;
 fail:
 	saved = errno;
@@ -171,6 +172,20 @@ fail:
 	snprintf(err, errlen, "cannot write '%s': %s", path, strerror(saved));
 	errno = saved;
 	return -1;
+}
+
+int
+write_file_atomic(const char *path, const void *p, size_t n, char *err,
+    size_t errlen)
+{
+	return write_replace(path, p, n, 1, err, errlen);
+}
+
+int
+write_file_replace(const char *path, const void *p, size_t n, char *err,
+    size_t errlen)
+{
+	return write_replace(path, p, n, 0, err, errlen);
 }
 
 static int

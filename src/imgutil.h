@@ -32,6 +32,13 @@ int	write_full(int fd, const void *, size_t);
 /* Write a small file atomically: PATH.tmp, fsync, rename, fsync dir. */
 int	write_file_atomic(const char *path, const void *, size_t,
 	    char *err, size_t errlen);
+/*
+ * The same without any fsync, for caches that can be rebuilt: a crash may
+ * lose the file or, on some file systems, leave it short, but a reader
+ * never sees it half written by a live process.
+ */
+int	write_file_replace(const char *path, const void *, size_t,
+	    char *err, size_t errlen);
 /* fsync the directory holding path (after a rename into it). */
 int	fsync_parent(const char *path);
 /* rm -rf without following symlinks; ENOENT is not an error. */

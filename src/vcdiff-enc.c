@@ -5,18 +5,28 @@
  * VCD_ADLER32 checksums.
  *
  * Matching: the whole source is indexed once (a hash of the 16 bytes at
- * every `stride`-th offset, one slot per bucket, 16 bytes apart up to a
- * 128 MiB base), and each target window gets hash chains over the 4-byte
+ * every `stride`-th offset, one slot per bucket, 32 bytes apart up to a
+ * 256 MiB base), and each target window gets hash chains over the 4-byte
  * prefixes of its own positions, so repeats inside the window become COPYs
  * from the target part.  At each target position the candidates are: the
  * continuation of the previous source match after a short edit or an
- * insertion (catches patched bytes and shifted code cheaply), the source
- * block with the same hash, and up to 16 earlier window positions; the
- * longest after extending forwards and backwards wins, with a one-byte
- * lazy check for short matches.  Runs of one byte become RUNs.  The source
- * segment of a window spans the matches it uses, so it may be the whole
- * base when files moved.
+ * insertion (catches patched bytes and shifted code cheaply; when it runs
+ * long nothing else is tried), the source block with the same hash, and
+ * up to 16 earlier window positions; the longest after extending forwards
+ * and backwards wins, with a one-byte lazy check for short matches.  Runs
+ * of one byte become RUNs.  The source segment of a window spans the
+ * matches it uses, so it may be the whole base when files moved.
+ *
+ * Speed (the master re-encodes a 50 MB image for a one-file change on
+ * every deploy): a regular-file target is mapped, not copied; the index is
+ * built with its slots prefetched a few blocks ahead; window chain heads
+ * are cleared through a log of what was inserted instead of a 16 MiB
+ * memset per window; long matches are extended with memcmp over 1 KiB
+ * steps; a base up to ENC_KEEP_MAPPED stays mapped (its pages are the page
+ * cache's anyway) instead of being dropped and faulted in again per window.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,10 +43,70 @@
 #define MIN_REP_MATCH	5	/* shortest continuation of the last match */
 #define MIN_RUN		8	/* shortest RUN split out of literal bytes */
 #define MAX_SRC_BITS	24	/* source index: at most 2^24 slots, 64 MiB */
-#define TGT_BITS	22	/* window index: 2^22 chain heads, 16 MiB */
+#define MIN_SRC_SHIFT	5	/* index every 32nd source offset, or sparser */
+#define TGT_LOG_MAX	(1u << 16)	/* chain heads cleared one by one */
+#define ENC_KEEP_MAPPED	(256ull << 20)	/* larger bases: pages dropped */
+#define PREFETCH_AHEAD	8	/* index blocks hashed ahead of their store */
+
+/* Page tables of a mapping filled in one call, not one fault per 64 KiB
+ * (a fault costs several microseconds in a VM); older kernels refuse it
+ * and the pages are faulted in as they are read. */
+static void
+prefault(const void *p, uint64_t len)
+{
+#ifdef MADV_POPULATE_READ
+	if (len > 0 && len <= ENC_KEEP_MAPPED)
+		(void)madvise((void *)p, (size_t)len, MADV_POPULATE_READ);
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+#define TGT_BITS	20	/* window index: 2^20 chain heads, 4 MiB */
 #define TGT_DEPTH	16	/* chain links followed per position */
 #define LAZY_LEN	64	/* shorter matches are checked a byte later */
 
+
+/*
+ * The index tables (tens of MiB, touched at random): zeroed anonymous
+ * memory, in huge pages where the kernel gives them, so that filling them
+ * costs a few faults instead of one per 4 KiB page.
+ */
+#define HUGE_SZ	(2u << 20)
+
+struct table {
+	void	*base;
+	size_t	 maplen;
+};
+
+static void *
+table_alloc(struct table *t, size_t n, size_t size)
+{
+	uintptr_t p;
+
+	t->maplen = n * size + HUGE_SZ;
+	t->base = mmap(NULL, t->maplen, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t->base == MAP_FAILED) {
+		t->base = NULL;
+		return xcalloc(n, size);	/* aborts when memory is out */
+	}
+	p = ((uintptr_t)t->base + HUGE_SZ - 1) & ~(uintptr_t)(HUGE_SZ - 1);
+#ifdef MADV_HUGEPAGE
+	(void)madvise((void *)p, n * size, MADV_HUGEPAGE);
+#endif
+	return (void *)p;
+}
+
+static void
+table_free(struct table *t, void *p)
+{
+	if (t->base != NULL)
+		munmap(t->base, t->maplen);
+	else
+		free(p);
+	t->base = NULL;
+}
 
 enum { OP_ADD, OP_RUN, OP_SCOPY, OP_TCOPY };
 
@@ -52,12 +122,19 @@ struct enc {
 	uint64_t	 slen;
 	uint32_t	*stab;		/* (block number + 1) << 8 | 8 hash bits,
 					   0 = empty */
+	struct table	 stab_t, ttab_t, tprev_t;
 	unsigned	 sbits, sshift;	/* stride = 1 << sshift */
 	uint32_t	*ttab;		/* chain heads: window position + 1 */
 	uint32_t	*tprev;		/* chain links, one per position */
+	uint32_t	*tlog;		/* heads set in this window ... */
+	size_t		 ntlog;		/* ... how many; > TGT_LOG_MAX: memset */
 
-	uint8_t		*tw;
+	const uint8_t	*tw;		/* the window: in tbuf or in tmap */
 	size_t		 tlen;
+	uint8_t		*tbuf;		/* read buffer for a pipe target */
+	const uint8_t	*tmap;		/* a regular-file target, mapped */
+	uint64_t	 tmaplen, tmapoff;
+	const struct vcdiff_enc_io *io;
 
 	struct op	*ops;
 	size_t		 nops, opcap;
@@ -103,6 +180,12 @@ match_fwd(const uint8_t *a, const uint8_t *b, size_t max)
 	size_t n = 0;
 	uint64_t x;
 
+	/* a long match (most of an unchanged image) at memcmp's speed */
+	if (max >= 64 && load64(a) == load64(b) && load64(a + 56) ==
+	    load64(b + 56)) {
+		while (n + 1024 <= max && memcmp(a + n, b + n, 1024) == 0)
+			n += 1024;
+	}
 	while (n + 8 <= max) {
 		x = load64(a + n) ^ load64(b + n);
 		if (x != 0)
@@ -325,10 +408,27 @@ hash4(const uint8_t *p)
 static inline void
 tgt_insert(struct enc *e, size_t i)
 {
-	uint32_t *head = &e->ttab[hash4(e->tw + i)];
+	uint32_t h = hash4(e->tw + i), *head = &e->ttab[h];
 
 	e->tprev[i] = *head;
 	*head = (uint32_t)i + 1;
+	if (e->ntlog < TGT_LOG_MAX)
+		e->tlog[e->ntlog] = h;
+	e->ntlog++;
+}
+
+/* Empties the chain heads for the next window. */
+static void
+tgt_clear(struct enc *e)
+{
+	size_t k;
+
+	if (e->ntlog > TGT_LOG_MAX)
+		memset(e->ttab, 0, sizeof *e->ttab << TGT_BITS);
+	else
+		for (k = 0; k < e->ntlog; k++)
+			e->ttab[e->tlog[k]] = 0;
+	e->ntlog = 0;
 }
 
 /* The cheapest worthwhile COPY from the window itself, dist bytes back. */
@@ -384,6 +484,10 @@ best_at(struct enc *e, size_t i, size_t lit, struct cand *b)
 		if (e->send != e->rep + i)
 			try_src(b, src, slen, e->send, t, i, n, maxb,
 			    MIN_REP_MATCH);
+		/* the unchanged rest of a file, or of the image: no other
+		 * candidate is worth its cache misses */
+		if (b->fwd >= 256)
+			return;
 	}
 	/* 2. a source block with the same hash */
 	if (e->stab != NULL) {
@@ -428,7 +532,7 @@ find_matches(struct enc *e)
 	size_t i = 0, lit = 0, fwd, k, end;
 	struct cand b, b2;
 
-	memset(e->ttab, 0, sizeof *e->ttab << TGT_BITS);
+	tgt_clear(e);
 	e->nops = 0;
 	e->have_rep = 0;
 	while (i + HASH_LEN <= n) {
@@ -490,10 +594,12 @@ find_matches(struct enc *e)
 
 /* ---- windows ---- */
 
+/* The vcdiff_encode output: a file descriptor. */
 static int
-write_all(int fd, const void *p, size_t n, char *err, size_t errlen)
+fd_write(void *arg, const void *p, size_t n, char *err, size_t errlen)
 {
 	const uint8_t *q = p;
+	int fd = *(int *)arg;
 	ssize_t w;
 
 	while (n > 0) {
@@ -512,7 +618,7 @@ write_all(int fd, const void *p, size_t n, char *err, size_t errlen)
 }
 
 static int
-encode_window(struct enc *e, int out_fd, char *err, size_t errlen)
+encode_window(struct enc *e, char *err, size_t errlen)
 {
 	uint64_t segpos = UINT64_MAX, segend = 0, seglen, here, a;
 	uint32_t ck;
@@ -588,7 +694,8 @@ encode_window(struct enc *e, int out_fd, char *err, size_t errlen)
 	buf_add(&e->out, e->data.data, e->data.len);
 	buf_add(&e->out, e->inst.data, e->inst.len);
 	buf_add(&e->out, e->addr.data, e->addr.len);
-	if (write_all(out_fd, e->out.data, e->out.len, err, errlen) == -1)
+	if (e->io->write(e->io->arg, e->out.data, e->out.len, err,
+	    errlen) == -1)
 		return -1;
 	e->st.delta_len += e->out.len;
 	e->st.windows++;
@@ -599,12 +706,12 @@ encode_window(struct enc *e, int out_fd, char *err, size_t errlen)
 static void
 index_source(struct enc *e)
 {
-	uint64_t nblocks, k, stride, h;
-	unsigned bits;
+	uint64_t nblocks, k, stride, h, hq[PREFETCH_AHEAD];
+	unsigned bits, q;
 
 	if (e->slen < HASH_LEN)
 		return;
-	e->sshift = 4;
+	e->sshift = MIN_SRC_SHIFT;
 	while (((e->slen - HASH_LEN) >> e->sshift) + 1 >
 	    ((uint64_t)1 << (MAX_SRC_BITS - 1)))
 		e->sshift++;
@@ -614,16 +721,28 @@ index_source(struct enc *e)
 	    ((uint64_t)1 << bits) < nblocks * 2; bits++)
 		;
 	e->sbits = bits;
-	e->stab = xcalloc((size_t)1 << bits, sizeof *e->stab);
-	/* Backwards, so the first of equal blocks wins; pages read are
-	 * dropped as we go (see vcdiff_drop_pages). */
-	for (k = nblocks; k-- > 0;) {
-		h = hash16(e->src + k * stride);
-		e->stab[h >> (64 - bits)] = (uint32_t)(k + 1) << 8 |
-		    (uint32_t)(h >> (56 - bits) & 0xff);
-		if ((k * stride & ((16u << 20) - 1)) < stride)
-			vcdiff_drop_pages(e->src, k * stride,
-			    e->slen - k * stride);
+	e->stab = table_alloc(&e->stab_t, (size_t)1 << bits, sizeof *e->stab);
+	/* Backwards, so the first of equal blocks wins.  The table is far
+	 * larger than the caches: each slot is prefetched PREFETCH_AHEAD
+	 * blocks before it is stored, so the misses overlap. */
+	for (q = 0; q < PREFETCH_AHEAD; q++)
+		hq[q] = 0;
+	for (k = nblocks + PREFETCH_AHEAD; k-- > 0;) {
+		q = (unsigned)(k % PREFETCH_AHEAD);
+		if (k < nblocks) {
+			h = hq[q];
+			e->stab[h >> (64 - bits)] = (uint32_t)(k + 1) << 8 |
+			    (uint32_t)(h >> (56 - bits) & 0xff);
+			if (e->slen > ENC_KEEP_MAPPED &&
+			    (k * stride & ((16u << 20) - 1)) < stride)
+				vcdiff_drop_pages(e->src, k * stride,
+				    e->slen - k * stride);
+		}
+		if (k >= PREFETCH_AHEAD) {
+			h = hash16(e->src + (k - PREFETCH_AHEAD) * stride);
+			hq[q] = h;
+			__builtin_prefetch(&e->stab[h >> (64 - bits)], 1);
+		}
 	}
 }
 
@@ -646,17 +765,65 @@ read_full(int fd, uint8_t *p, size_t n)
 	return (ssize_t)done;
 }
 
+/*
+ * The next target window into e->tw/e->tlen: a slice of the mapping, or
+ * read into tbuf.  0, or -1 with err set.
+ */
+static int
+next_window(struct enc *e, int target_fd, char *err, size_t errlen)
+{
+	ssize_t n;
+
+	if (e->tmap != NULL) {
+		uint64_t left = e->tmaplen - e->tmapoff;
+
+		e->tw = e->tmap + e->tmapoff;
+		e->tlen = left < VCDIFF_ENC_WINDOW ? (size_t)left :
+		    VCDIFF_ENC_WINDOW;
+		e->tmapoff += e->tlen;
+		return 0;
+	}
+	if ((n = read_full(target_fd, e->tbuf, VCDIFF_ENC_WINDOW)) < 0) {
+		snprintf(err, errlen, "cannot read the target: %s",
+		    strerror(errno));
+		return -1;
+	}
+	e->tw = e->tbuf;
+	e->tlen = (size_t)n;
+	return 0;
+}
+
+/* Maps a regular-file target read from its start; else it is read. */
+static void
+map_target(struct enc *e, int target_fd)
+{
+	struct stat sb;
+	void *m;
+
+	if (fstat(target_fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size == 0 || (uint64_t)sb.st_size > SIZE_MAX ||
+	    lseek(target_fd, 0, SEEK_CUR) != 0)
+		return;
+	m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, target_fd,
+	    0);
+	if (m == MAP_FAILED)
+		return;
+	prefault(m, (uint64_t)sb.st_size);
+	e->tmap = m;
+	e->tmaplen = (uint64_t)sb.st_size;
+}
+
 int
-vcdiff_encode(int source_fd, int target_fd, int out_fd,
+vcdiff_encode_cb(int source_fd, int target_fd, const struct vcdiff_enc_io *io,
     struct vcdiff_stats *st, char *err, size_t errlen)
 {
 	static const uint8_t hdr[5] = { VCD_MAGIC0, VCD_MAGIC1, VCD_MAGIC2,
 	    0, 0 };
 	struct enc e;
-	ssize_t n;
-	int rc = -1;
+	int rc = -1, held = 0;
 
 	memset(&e, 0, sizeof e);
+	e.io = io;
 	buf_init(&e.data);
 	buf_init(&e.inst);
 	buf_init(&e.addr);
@@ -664,48 +831,73 @@ vcdiff_encode(int source_fd, int target_fd, int out_fd,
 	build_code_maps(&e);
 	if (vcdiff_map_source(source_fd, &e.src, &e.slen, err, errlen) == -1)
 		return -1;
-	index_source(&e);
 	if (e.slen > 0)
+		prefault(e.src, e.slen);
+	index_source(&e);
+	if (e.slen > ENC_KEEP_MAPPED)
 		vcdiff_drop_pages(e.src, 0, e.slen);
-	e.ttab = xmalloc(sizeof *e.ttab << TGT_BITS);
-	e.tprev = xreallocarray(NULL, VCDIFF_ENC_WINDOW, sizeof *e.tprev);
-	e.tw = xmalloc(VCDIFF_ENC_WINDOW);
-	if (write_all(out_fd, hdr, sizeof hdr, err, errlen) == -1)
+	map_target(&e, target_fd);
+	e.ttab = table_alloc(&e.ttab_t, (size_t)1 << TGT_BITS, sizeof *e.ttab);
+	e.tlog = xreallocarray(NULL, TGT_LOG_MAX, sizeof *e.tlog);
+	e.tprev = table_alloc(&e.tprev_t, VCDIFF_ENC_WINDOW, sizeof *e.tprev);
+	if (e.tmap == NULL)
+		e.tbuf = xmalloc(VCDIFF_ENC_WINDOW);
+	if (io->write(io->arg, hdr, sizeof hdr, err, errlen) == -1)
 		goto out;
 	e.st.delta_len = sizeof hdr;
 	for (;;) {
-		if ((n = read_full(target_fd, e.tw, VCDIFF_ENC_WINDOW)) < 0) {
-			snprintf(err, errlen, "cannot read the target: %s",
-			    strerror(errno));
+		if (next_window(&e, target_fd, err, errlen) == -1)
 			goto out;
-		}
 		/* An empty target still gets one (empty) window, as
 		 * xdelta3 writes it. */
-		if (n == 0 && e.st.windows > 0)
+		if (e.tlen == 0 && e.st.windows > 0)
 			break;
-		e.tlen = (size_t)n;
-		if (encode_window(&e, out_fd, err, errlen) == -1)
+		if (io->target != NULL && e.tlen > 0) {
+			io->target(io->arg, e.tw, e.tlen);
+			held = 1;
+		}
+		if (encode_window(&e, err, errlen) == -1)
 			goto out;
-		if (e.slen > 0)
+		if (held)
+			io->target(io->arg, NULL, 0);
+		held = 0;
+		if (e.slen > ENC_KEEP_MAPPED)
 			vcdiff_drop_pages(e.src, 0, e.slen);
-		if ((size_t)n < VCDIFF_ENC_WINDOW)
+		if (e.tmap != NULL && e.tmaplen > ENC_KEEP_MAPPED)
+			vcdiff_drop_pages(e.tmap, 0, e.tmapoff);
+		if (e.tlen < VCDIFF_ENC_WINDOW)
 			break;
 	}
 	rc = 0;
 out:
+	if (held)
+		io->target(io->arg, NULL, 0);
 	e.st.source_len = e.slen;
 	if (st != NULL)
 		*st = e.st;
 	if (e.src != NULL && e.slen > 0)
 		munmap((void *)e.src, (size_t)e.slen);
-	free(e.stab);
-	free(e.ttab);
-	free(e.tprev);
-	free(e.tw);
+	if (e.tmap != NULL)
+		munmap((void *)e.tmap, (size_t)e.tmaplen);
+	if (e.stab != NULL)
+		table_free(&e.stab_t, e.stab);
+	table_free(&e.ttab_t, e.ttab);
+	free(e.tlog);
+	table_free(&e.tprev_t, e.tprev);
+	free(e.tbuf);
 	free(e.ops);
 	buf_release(&e.data);
 	buf_release(&e.inst);
 	buf_release(&e.addr);
 	buf_release(&e.out);
 	return rc;
+}
+
+int
+vcdiff_encode(int source_fd, int target_fd, int out_fd,
+    struct vcdiff_stats *st, char *err, size_t errlen)
+{
+	struct vcdiff_enc_io io = { fd_write, NULL, &out_fd };
+
+	return vcdiff_encode_cb(source_fd, target_fd, &io, st, err, errlen);
 }

@@ -42,6 +42,29 @@ struct vcdiff_stats {
 int	vcdiff_encode(int source_fd, int target_fd, int out_fd,
 	    struct vcdiff_stats *st, char *err, size_t errlen);
 
+/* Where vcdiff_encode_cb sends its output. */
+struct vcdiff_enc_io {
+	/* The delta, in order, in pieces of up to a window's encoding:
+	   0, or -1 with err set (the encoder then stops). */
+	int	(*write)(void *arg, const void *p, size_t n, char *err,
+		    size_t errlen);
+	/* NULL, or called with each target window, in order, before it is
+	   encoded, then with (NULL, 0) once the encoder is done with it and
+	   before it reads the next: the bytes stay valid in between, so a
+	   caller can hash them (on another thread) in the read that
+	   encodes them. */
+	void	(*target)(void *arg, const void *p, size_t n);
+	void	*arg;
+};
+
+/*
+ * vcdiff_encode writing through io instead of into a file descriptor.  A
+ * regular-file target_fd at offset 0 is mapped rather than read.
+ */
+int	vcdiff_encode_cb(int source_fd, int target_fd,
+	    const struct vcdiff_enc_io *io, struct vcdiff_stats *st,
+	    char *err, size_t errlen);
+
 /*
  * Decode delta_fd (a file or a pipe) against source_fd (a regular file,
  * mapped; -1 for none) into out_fd.  VCD_TARGET windows need out_fd to be

@@ -2,12 +2,16 @@
  * wire: building (master) and unpacking (node) an image upload; the format
  * is described in wire.h.  Everything streams through files in chunks, so
  * memory stays small whatever the image size: compression goes through
- * libarchive's raw format with one filter, deltas through vcdiff.
+ * libarchive's raw format with one filter, deltas through vcdiff.  The
+ * master compresses zstd with libzstd itself: it tells zstd the input's
+ * size, so a 60 KB delta does not pay for the tables of a 60 MB input, and
+ * it can run 2 worker threads.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <zstd.h>
 
 #include "buf.h"
 #include "imgutil.h"
@@ -36,40 +41,210 @@ comp_ext(enum wire_compress c)
 	return c == WIRE_XZ ? ".xz" : c == WIRE_ZSTD ? ".zst" : "";
 }
 
-/* Compress in_path as one raw stream into out_path (fast: favour speed). */
+/*
+ * Compression levels (zstd) and why.  WIRE_AUTO makes one attempt only:
+ *   a full image: level 1 on 2 threads, about 0.1 s for 50 MB where
+ *     level 3 took 0.4 s and level 19 44 s, for a few percent of size;
+ *   a delta up to AUTO_SMALL_DELTA: level 9, milliseconds at that size;
+ *   a larger delta (many files changed): level 3.
+ * xz, and zstd tried against it, cost seconds per push for a few percent:
+ * only an explicit --compress xz uses it.  An explicit --compress zstd
+ * keeps the levels it always had (3 full, 19 delta).  Every level here
+ * keeps zstd's window at 8 MiB or less, so the node decodes in little
+ * memory.
+ */
+#define AUTO_SMALL_DELTA	(1u << 20)
+#define IN_CHUNK		(1u << 20)
+/* a compressed payload must save this fraction (1/20 = 5%) to be sent */
+#define AUTO_MIN_SAVING		20
+
+struct comp_opts {
+	enum wire_compress	 c;	/* WIRE_XZ or WIRE_ZSTD */
+	int			 level;
+	int			 threads;	/* zstd workers, 0: none */
+};
+
+static void
+pick_compression(enum wire_compress asked, int delta, uint64_t raw_size,
+    struct comp_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->c = asked == WIRE_XZ ? WIRE_XZ : WIRE_ZSTD;
+	if (asked == WIRE_XZ)
+		o->level = 6;	/* an 8 MiB dictionary: ~9 MiB to decode */
+	else if (asked == WIRE_ZSTD)
+		o->level = delta ? 19 : 3;
+	else if (!delta) {
+		o->level = 1;
+		o->threads = 2;
+	} else
+		o->level = raw_size <= AUTO_SMALL_DELTA ? 9 : 3;
+}
+
+/* The payload file being written, hashed as it is written. */
+struct hashed_out {
+	int		 fd;
+	struct sha256	 h;
+	uint64_t	 bytes;
+};
+
+static la_ssize_t
+hashed_write(struct archive *a, void *v, const void *p, size_t n)
+{
+	struct hashed_out *o = v;
+
+	if (write_full(o->fd, p, n) == -1) {
+		archive_set_error(a, errno, "%s", strerror(errno));
+		return -1;
+	}
+	sha256_update(&o->h, p, n);
+	o->bytes += n;
+	return (la_ssize_t)n;
+}
+
+/*
+ * compress_fd for zstd, with libzstd: in_size bytes are announced (so
+ * small inputs get small tables and the frame records its size).
+ */
 static int
-compress_file(const char *in_path, const char *out_path,
-    enum wire_compress c, int fast, char *err, size_t errlen)
+zstd_fd(int in_fd, const char *in_name, const char *out_path,
+    const struct comp_opts *co, uint64_t in_size, struct sha256 *in_hash,
+    char out_hex[65], uint64_t *out_size, char *err, size_t errlen)
+{
+	ZSTD_CCtx *z;
+	ZSTD_inBuffer in;
+	ZSTD_outBuffer out;
+	struct hashed_out o;
+	char *ibuf, *obuf;
+	size_t osz = ZSTD_CStreamOutSize(), r;
+	ssize_t n;
+	int rc = -1, last = 0;
+
+	o.bytes = 0;
+	sha256_init(&o.h);
+	if ((o.fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1) {
+		snprintf(err, errlen, "cannot create '%s': %s", out_path,
+		    strerror(errno));
+		sha256_final(&o.h, out_hex);
+		*out_size = 0;
+		return -1;
+	}
+	if ((z = ZSTD_createCCtx()) == NULL)
+		abort();
+	ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, co->level);
+	ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1);
+	/* a libzstd built without threads refuses: then one thread */
+	if (co->threads > 0)
+		(void)ZSTD_CCtx_setParameter(z, ZSTD_c_nbWorkers, co->threads);
+	ZSTD_CCtx_setPledgedSrcSize(z, in_size);
+	ibuf = xmalloc(IN_CHUNK);
+	obuf = xmalloc(osz);
+	while (!last) {
+		do
+			n = read(in_fd, ibuf, IN_CHUNK);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			snprintf(err, errlen, "cannot read '%s': %s", in_name,
+			    strerror(errno));
+			goto out;
+		}
+		last = n == 0;
+		if (in_hash != NULL)
+			sha256_update(in_hash, ibuf, (size_t)n);
+		in.src = ibuf;
+		in.size = (size_t)n;
+		in.pos = 0;
+		do {
+			out.dst = obuf;
+			out.size = osz;
+			out.pos = 0;
+			r = ZSTD_compressStream2(z, &out, &in, last ? ZSTD_e_end :
+			    ZSTD_e_continue);
+			if (ZSTD_isError(r)) {
+				snprintf(err, errlen, "cannot compress '%s': %s",
+				    in_name, ZSTD_getErrorName(r));
+				goto out;
+			}
+			if (out.pos > 0 && write_full(o.fd, obuf, out.pos) == -1) {
+				snprintf(err, errlen, "cannot write '%s': %s",
+				    out_path, strerror(errno));
+				goto out;
+			}
+			sha256_update(&o.h, obuf, out.pos);
+			o.bytes += out.pos;
+		} while (last ? r != 0 : in.pos < in.size);
+	}
+	if (close(o.fd) == -1) {
+		o.fd = -1;
+		snprintf(err, errlen, "cannot write '%s': %s", out_path,
+		    strerror(errno));
+		goto out;
+	}
+	o.fd = -1;
+	rc = 0;
+out:
+	ZSTD_freeCCtx(z);
+	free(ibuf);
+	free(obuf);
+	if (o.fd != -1)
+		close(o.fd);
+	sha256_final(&o.h, out_hex);
+	*out_size = o.bytes;
+	if (rc == -1)
+		unlink(out_path);
+	return rc;
+}
+
+/*
+ * Compress in_fd (named in_name) from its current offset as one raw stream
+ * into out_path; the output's sha256 and size into out_hex/out_size, and
+ * the input is hashed into in_hash when it is not NULL.  0, or -1 with err
+ * set and out_path removed.
+ */
+static int
+compress_fd(int in_fd, const char *in_name, const char *out_path,
+    const struct comp_opts *co, struct sha256 *in_hash, char out_hex[65],
+    uint64_t *out_size, char *err, size_t errlen)
 {
 	struct archive *a;
 	struct archive_entry *e;
-	char *chunk = NULL;
+	struct hashed_out o;
+	char *chunk = NULL, num[16];
 	ssize_t n;
-	int fd, rc = -1;
+	int rc = -1;
 
-	if ((fd = open(in_path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "cannot open '%s': %s", in_path,
+	o.bytes = 0;
+	sha256_init(&o.h);
+	if ((o.fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1) {
+		snprintf(err, errlen, "cannot create '%s': %s", out_path,
 		    strerror(errno));
+		sha256_final(&o.h, out_hex);
 		return -1;
 	}
 	a = archive_write_new();
 	archive_write_set_format_raw(a);
-	if (c == WIRE_XZ) {
+	snprintf(num, sizeof num, "%d", co->level);
+	if (co->c == WIRE_XZ) {
 		archive_write_add_filter_xz(a);
-		/* preset 6: an 8 MiB dictionary, so the node decodes in ~9 MiB */
 		archive_write_set_filter_option(a, "xz", "compression-level",
-		    "6");
+		    num);
 	} else {
 		archive_write_add_filter_zstd(a);
-		/* Level 19 keeps an 8 MiB window (small decoder memory) and is
-		   what small deltas get.  A whole tarball gets level 3: a 50 MB
-		   image took 44 s at 19 (bench/deploy) against about 1 s, for
-		   a few percent of size. */
 		archive_write_set_filter_option(a, "zstd", "compression-level",
-		    fast ? "3" : "19");
+		    num);
+		if (co->threads > 0) {
+			/* libarchive before 3.6 has no such option: then
+			   one thread, same format */
+			snprintf(num, sizeof num, "%d", co->threads);
+			(void)archive_write_set_filter_option(a, "zstd",
+			    "threads", num);
+		}
 	}
+	archive_write_set_bytes_per_block(a, IN_CHUNK);
 	archive_write_set_bytes_in_last_block(a, 1);
-	if (archive_write_open_filename(a, out_path) != ARCHIVE_OK)
+	if (archive_write_open(a, &o, NULL, hashed_write, NULL) != ARCHIVE_OK)
 		goto aerr;
 	e = archive_entry_new();
 	archive_entry_set_filetype(e, AE_IFREG);
@@ -79,29 +254,41 @@ compress_file(const char *in_path, const char *out_path,
 		goto aerr;
 	}
 	archive_entry_free(e);
-	chunk = xmalloc(CHUNK);
-	while ((n = read(fd, chunk, CHUNK)) != 0) {
+	chunk = xmalloc(IN_CHUNK);
+	while ((n = read(in_fd, chunk, IN_CHUNK)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			snprintf(err, errlen, "cannot read '%s': %s", in_path,
+			snprintf(err, errlen, "cannot read '%s': %s", in_name,
 			    strerror(errno));
 			goto out;
 		}
+		if (in_hash != NULL)
+			sha256_update(in_hash, chunk, (size_t)n);
 		if (archive_write_data(a, chunk, (size_t)n) != n)
 			goto aerr;
 	}
 	if (archive_write_close(a) != ARCHIVE_OK)
 		goto aerr;
+	if (close(o.fd) == -1) {
+		o.fd = -1;
+		snprintf(err, errlen, "cannot write '%s': %s", out_path,
+		    strerror(errno));
+		goto out;
+	}
+	o.fd = -1;
 	rc = 0;
 	goto out;
 aerr:
-	snprintf(err, errlen, "cannot compress '%s' into '%s': %s", in_path,
+	snprintf(err, errlen, "cannot compress '%s' into '%s': %s", in_name,
 	    out_path, archive_error_string(a));
 out:
 	free(chunk);
 	archive_write_free(a);
-	close(fd);
+	if (o.fd != -1)
+		close(o.fd);
+	sha256_final(&o.h, out_hex);
+	*out_size = o.bytes;
 	if (rc == -1)
 		unlink(out_path);
 	return rc;
@@ -153,19 +340,88 @@ out:
 	return rc;
 }
 
-static uint64_t
-file_size(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
-}
-
 void
 wire_upload_release(struct wire_upload *up)
 {
 	free(up->manifest_json);
 	up->manifest_json = NULL;
+}
+
+/*
+ * The store tarball path did not hash to its name (hex): a cache entry
+ * damaged, e.g. by a crash before it was written back (the store does not
+ * fsync).  It is removed, so that the next import rebuilds it.
+ */
+static int
+damaged(const char *path, const char *id, const char *hex, char *err,
+    size_t errlen)
+{
+	int gone = unlink(path) == 0 || errno == ENOENT;
+
+	snprintf(err, errlen, "image store file '%s' is damaged: its sha256 "
+	    "is %s, not %s as its name says; %s, import the image again",
+	    path, hex, id, gone ? "removed it" : "could not remove it");
+	return -1;
+}
+
+/*
+ * vcdiff_encode_cb's sinks: the raw delta file and the target's hash.
+ * Each target window is hashed on a thread while the encoder works on it
+ * (a third of the time of a one-file delta was the hash).
+ */
+struct delta_sink {
+	int		 fd;
+	const char	*path;
+	struct sha256	 h;		/* of the delta */
+	struct sha256	 th;		/* of the target (the store tarball) */
+	uint64_t	 bytes;
+	const void	*win;		/* the window being hashed */
+	size_t		 winlen;
+	pthread_t	 thr;
+	int		 running;
+};
+
+static void *
+hash_window(void *v)
+{
+	struct delta_sink *d = v;
+
+	sha256_update(&d->th, d->win, d->winlen);
+	return NULL;
+}
+
+static int
+delta_write(void *v, const void *p, size_t n, char *err, size_t errlen)
+{
+	struct delta_sink *d = v;
+
+	if (write_full(d->fd, p, n) == -1) {
+		snprintf(err, errlen, "cannot write '%s': %s", d->path,
+		    strerror(errno));
+		return -1;
+	}
+	sha256_update(&d->h, p, n);
+	d->bytes += n;
+	return 0;
+}
+
+static void
+delta_target(void *v, const void *p, size_t n)
+{
+	struct delta_sink *d = v;
+
+	if (p == NULL) {	/* the encoder is done with the window */
+		if (d->running)
+			pthread_join(d->thr, NULL);
+		d->running = 0;
+		return;
+	}
+	d->win = p;
+	d->winlen = n;
+	if (pthread_create(&d->thr, NULL, hash_window, d) == 0)
+		d->running = 1;
+	else
+		hash_window(d);
 }
 
 int
@@ -174,17 +430,20 @@ wire_build(const char *base_tar, const char *base_id, const char *target_tar,
     const char *out_dir, enum wire_compress compress, struct wire_upload *up,
     char *err, size_t errlen)
 {
-	char raw[4200], cand[4200], best[4200], kind[8];
-	enum wire_compress tries[2], best_c = WIRE_NONE;
-	uint64_t best_size;
+	char raw[4200], cand[4200], kind[8], raw_hex[65], cand_hex[65];
+	char thex[65];
+	enum wire_compress used = WIRE_NONE;
+	uint64_t raw_size, cand_size = 0;
+	struct comp_opts co;
 	struct json_writer w;
 	struct buf b = BUF_INIT;
 	struct json_value *cfg = NULL;
+	struct stat sb;
 	char perr[200];
-	int ntries = 0, i, rc = -1, raw_is_tmp = 0;
+	int rc = -1, raw_is_tmp = 0, tfd = -1;
 
 	memset(up, 0, sizeof *up);
-	best[0] = '\0';
+	raw[0] = cand[0] = '\0';
 	if (!is_sha256_hex(target_id) || (base_id && !is_sha256_hex(base_id))) {
 		snprintf(err, errlen, "bad image id");
 		return -1;
@@ -195,96 +454,126 @@ wire_build(const char *base_tar, const char *base_id, const char *target_tar,
 		return -1;
 	}
 	json_free(cfg);
-	up->image_size = file_size(target_tar);
-	if (up->image_size == UINT64_MAX) {
-		snprintf(err, errlen, "cannot stat '%s': %s", target_tar,
+	if ((tfd = open(target_tar, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(tfd, &sb) == -1) {
+		snprintf(err, errlen, "cannot open '%s': %s", target_tar,
 		    strerror(errno));
-		return -1;
+		goto out;
 	}
+	up->image_size = (uint64_t)sb.st_size;
 	if (base_tar != NULL) {
-		int sfd, tfd, ofd;
-		struct vcdiff_stats st;
+		struct delta_sink d;
+		struct vcdiff_enc_io io = { delta_write, delta_target, &d };
+		int sfd;
 
 		snprintf(kind, sizeof kind, "vcdiff");
 		fmtpath(raw, sizeof raw, "%s/.%s.vcdiff.tmp", out_dir, target_id);
 		raw_is_tmp = 1;
-		sfd = open(base_tar, O_RDONLY | O_CLOEXEC);
-		tfd = open(target_tar, O_RDONLY | O_CLOEXEC);
-		ofd = open(raw, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (sfd == -1 || tfd == -1 || ofd == -1) {
-			snprintf(err, errlen, "cannot open '%s': %s", sfd == -1 ?
-			    base_tar : tfd == -1 ? target_tar : raw,
+		memset(&d, 0, sizeof d);
+		d.path = raw;
+		if ((sfd = open(base_tar, O_RDONLY | O_CLOEXEC)) == -1) {
+			snprintf(err, errlen, "cannot open '%s': %s", base_tar,
 			    strerror(errno));
-			rc = -1;
-		} else
-			rc = vcdiff_encode(sfd, tfd, ofd, &st, err, errlen);
-		if (sfd != -1)
-			close(sfd);
-		if (tfd != -1)
-			close(tfd);
-		if (ofd != -1 && close(ofd) == -1 && rc == 0) {
-			snprintf(err, errlen, "cannot write '%s': %s", raw,
-			    strerror(errno));
-			rc = -1;
+			goto out;
 		}
+		d.fd = open(raw, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (d.fd == -1) {
+			snprintf(err, errlen, "cannot create '%s': %s", raw,
+			    strerror(errno));
+			close(sfd);
+			goto out;
+		}
+		sha256_init(&d.h);
+		sha256_init(&d.th);
+		rc = vcdiff_encode_cb(sfd, tfd, &io, NULL, err, errlen);
+		close(sfd);
+		sha256_final(&d.h, raw_hex);
+		sha256_final(&d.th, thex);
+		if (rc == 0 && strcmp(thex, target_id) != 0)
+			rc = damaged(target_tar, target_id, thex, err, errlen);
+		close(tfd);
+		tfd = d.fd;	/* the delta is compressed from here */
 		if (rc == -1)
 			goto out;
 		rc = -1;
-		up->delta_size = file_size(raw);
+		raw_size = up->delta_size = d.bytes;
+		if (lseek(tfd, 0, SEEK_SET) == -1) {
+			snprintf(err, errlen, "cannot read '%s': %s", raw,
+			    strerror(errno));
+			goto out;
+		}
 	} else {
 		snprintf(kind, sizeof kind, "tar");
 		fmtpath(raw, sizeof raw, "%s", target_tar);
+		raw_size = up->image_size;
 	}
-	best_size = file_size(raw);
-	if (compress == WIRE_AUTO) {
-		if (base_tar != NULL) {
-			tries[ntries++] = WIRE_ZSTD;
-			tries[ntries++] = WIRE_XZ;
-		} else
-			tries[ntries++] = WIRE_ZSTD;	/* fast, see above */
-	} else if (compress != WIRE_NONE)
-		tries[ntries++] = compress;
-	for (i = 0; i < ntries; i++) {
-		uint64_t sz;
 
+	if (compress != WIRE_NONE) {
+		struct sha256 th, *thp = NULL;
+
+		pick_compression(compress, base_tar != NULL, raw_size, &co);
 		fmtpath(cand, sizeof cand, "%s/.%s.%s%s.tmp", out_dir,
-		    target_id, kind, comp_ext(tries[i]));
-		if (compress_file(raw, cand, tries[i], base_tar == NULL, err,
-		    errlen) == -1)
-			goto out;
-		sz = file_size(cand);
-		/* an explicit choice is kept even when it does not help */
-		if (sz < best_size || compress != WIRE_AUTO) {
-			if (best[0] != '\0')
-				unlink(best);
-			memcpy(best, cand, sizeof best);
-			best_size = sz;
-			best_c = tries[i];
-		} else
-			unlink(cand);
-	}
-	fmtpath(up->file, sizeof up->file, "%s.%s%s", target_id, kind,
-	    comp_ext(best_c));
-	fmtpath(up->manifest_name, sizeof up->manifest_name, "%s.upload.json",
-	    target_id);
-	if (best_c != WIRE_NONE || raw_is_tmp) {
-		fmtpath(up->path, sizeof up->path, "%s/%s", out_dir, up->file);
-		if (rename(best_c != WIRE_NONE ? best : raw, up->path) == -1) {
-			snprintf(err, errlen, "cannot rename into '%s': %s",
-			    up->path, strerror(errno));
+		    target_id, kind, comp_ext(co.c));
+		if (base_tar == NULL) {
+			/* the tarball is read once: compressed and checked */
+			sha256_init(&th);
+			thp = &th;
+		}
+		if (co.c == WIRE_ZSTD)
+			rc = zstd_fd(tfd, raw, cand, &co, raw_size, thp,
+			    cand_hex, &cand_size, err, errlen);
+		else
+			rc = compress_fd(tfd, raw, cand, &co, thp, cand_hex,
+			    &cand_size, err, errlen);
+		if (thp != NULL) {
+			sha256_final(thp, raw_hex);
+			if (rc == 0 && strcmp(raw_hex, target_id) != 0)
+				rc = damaged(target_tar, target_id, raw_hex,
+				    err, errlen);
+		}
+		if (rc == -1) {
+			cand[0] = '\0';
 			goto out;
 		}
-		best[0] = '\0';
-		if (best_c != WIRE_NONE && raw_is_tmp)
-			unlink(raw);
-		raw_is_tmp = 0;
+		rc = -1;
+		/* an explicit choice is kept even when it does not help */
+		if (compress != WIRE_AUTO ||
+		    cand_size * AUTO_MIN_SAVING < raw_size *
+		    (AUTO_MIN_SAVING - 1))
+			used = co.c;
+	} else if (base_tar == NULL) {
+		if (sha256_file(target_tar, raw_hex, NULL, err, errlen) == -1)
+			goto out;
+		if (strcmp(raw_hex, target_id) != 0) {
+			damaged(target_tar, target_id, raw_hex, err, errlen);
+			goto out;
+		}
+	}
+
+	fmtpath(up->file, sizeof up->file, "%s.%s%s", target_id, kind,
+	    comp_ext(used));
+	fmtpath(up->manifest_name, sizeof up->manifest_name, "%s.upload.json",
+	    target_id);
+	if (used != WIRE_NONE || raw_is_tmp) {
+		fmtpath(up->path, sizeof up->path, "%s/%s", out_dir, up->file);
+		if (rename(used != WIRE_NONE ? cand : raw, up->path) == -1) {
+			snprintf(err, errlen, "cannot rename into '%s': %s",
+			    up->path, strerror(errno));
+			up->path[0] = '\0';
+			goto out;
+		}
+		if (used != WIRE_NONE)
+			cand[0] = '\0';
+		else
+			raw_is_tmp = 0;
 	} else
 		fmtpath(up->path, sizeof up->path, "%s", target_tar);
 	fmtpath(up->encoding, sizeof up->encoding, "%s%s%s", kind,
-	    best_c != WIRE_NONE ? "+" : "",
-	    best_c != WIRE_NONE ? comp_suffix(best_c) : "");
-	if (sha256_file(up->path, up->sha256, &up->size, err, errlen) == -1)
-		goto out;
+	    used != WIRE_NONE ? "+" : "",
+	    used != WIRE_NONE ? comp_suffix(used) : "");
+	/* hashed as written: no second read of the payload */
+	memcpy(up->sha256, used != WIRE_NONE ? cand_hex : raw_hex, 65);
+	up->size = used != WIRE_NONE ? cand_size : raw_size;
 
 	json_writer_init(&w, &b, 0);
 	json_begin_object(&w);
@@ -312,8 +601,10 @@ wire_build(const char *base_tar, const char *base_id, const char *target_tar,
 	up->manifest_json = buf_detach(&b, NULL);
 	rc = 0;
 out:
-	if (best[0] != '\0')
-		unlink(best);
+	if (tfd != -1)
+		close(tfd);
+	if (cand[0] != '\0')
+		unlink(cand);
 	if (raw_is_tmp)
 		unlink(raw);
 	if (rc == -1 && up->path[0] != '\0' && strcmp(up->path, target_tar))

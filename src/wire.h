@@ -5,8 +5,8 @@
  * An upload is two files put into the node's ROOT/incoming/:
  *   <id>.<ext>        the payload: the VCDIFF delta of the image tarball
  *                     against a base the node holds, or the whole tarball;
- *                     compressed as a whole with xz or zstd (libarchive raw
- *                     filters) when that makes it smaller
+ *                     compressed as a whole with zstd (or xz when asked;
+ *                     libarchive raw filters) when that makes it smaller
  *   <id>.upload.json  the manifest below, written last
  *
  *   { "vzupload": 1,
@@ -46,8 +46,12 @@ struct wire_upload {
 /*
  * Build the upload for image target_id (tarball target_tar, config JSON
  * config_json, reference ref) into out_dir.  base_tar/base_id NULL: the full
- * tarball; else a VCDIFF delta against base_tar.  compress: WIRE_AUTO tries
- * xz and zstd and keeps the smallest of those and the raw payload.
+ * tarball; else a VCDIFF delta against base_tar.  compress: WIRE_AUTO makes
+ * one zstd attempt (level 1 on 2 threads for a full tarball, 9 for a delta
+ * up to 1 MiB, 3 for a larger one) and sends the payload raw when that
+ * saves less than 5%; WIRE_XZ, WIRE_ZSTD and WIRE_NONE are kept as asked.
+ * target_tar is read once, and that read checks its sha256 against
+ * target_id: a damaged store file is removed and reported (err names it).
  * Returns 0, or -1 with err set; the payload file is removed on failure.
  */
 int	wire_build(const char *base_tar, const char *base_id,

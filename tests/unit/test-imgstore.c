@@ -1,10 +1,13 @@
 /*
  * test-imgstore: the master's image store (versions per reference, pruning,
  * base choice) and the wire format (manifest checks, full round trip of
- * wire_build / wire_unpack with each compression).
+ * wire_build / wire_unpack with each compression, what WIRE_AUTO picks,
+ * damaged store tarballs refused and removed, imports that leave only
+ * their files).
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +276,214 @@ test_delta(void)
 	wire_upload_release(&up);
 }
 
+/* A file of len bytes: random when rnd, else compressible text. */
+static void
+make_file(const char *path, size_t len, int rnd, unsigned seed)
+{
+	char *d = xmalloc(len);
+	size_t i;
+	int fd;
+
+	srand(seed);
+	for (i = 0; i < len; i++)
+		d[i] = rnd ? (char)rand() : (char)("line of text\n"[i % 13]);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	write_full(fd, d, len);
+	close(fd);
+	free(d);
+}
+
+/* The payload's sha256 and size in the manifest are those of the file. */
+static int
+payload_matches(const struct wire_upload *up)
+{
+	char hex[65], err[256];
+	uint64_t size;
+
+	return sha256_file(up->path, hex, &size, err, sizeof err) == 0 &&
+	    strcmp(hex, up->sha256) == 0 && size == up->size;
+}
+
+/* WIRE_AUTO: one zstd attempt, raw when it saves less than 5%. */
+static void
+test_auto(void)
+{
+	struct wire_upload up;
+	char a[300], b[300], ida[65], idb[65], out[300], err[512];
+	int fd, r;
+
+	snprintf(out, sizeof out, "%s/auto", tmp);
+	mkdir_p(out, 0755);
+	snprintf(a, sizeof a, "%s/rand.tar", tmp);
+	make_file(a, (size_t)3 << 20, 1, 11);
+	sha256_file(a, ida, NULL, err, sizeof err);
+	r = wire_build(NULL, NULL, a, ida, "dir:x", NULL, out, WIRE_AUTO, &up,
+	    err, sizeof err);
+	ok(r == 0 && strcmp(up.encoding, "tar") == 0 &&
+	    strcmp(up.path, a) == 0 && strcmp(up.sha256, ida) == 0 &&
+	    up.size == up.image_size, "auto, random full image: sent raw "
+	    "from the store (%s)", up.encoding);
+	wire_upload_release(&up);
+
+	snprintf(b, sizeof b, "%s/text.tar", tmp);
+	make_file(b, (size_t)3 << 20, 0, 0);
+	sha256_file(b, idb, NULL, err, sizeof err);
+	r = wire_build(NULL, NULL, b, idb, "dir:x", NULL, out, WIRE_AUTO, &up,
+	    err, sizeof err);
+	ok(r == 0 && strcmp(up.encoding, "tar+zstd") == 0 &&
+	    up.size < up.image_size / 20 && payload_matches(&up),
+	    "auto, text full image: tar+zstd, %llu bytes, sha256 as written",
+	    (unsigned long long)up.size);
+	unlink(up.path);
+	wire_upload_release(&up);
+
+	/* a delta of new random bytes does not compress: raw vcdiff */
+	snprintf(b, sizeof b, "%s/rand2.tar", tmp);
+	make_file(b, (size_t)3 << 20, 1, 11);
+	fd = open(b, O_WRONLY);
+	{
+		char rb[20000];
+		size_t i;
+
+		srand(99);
+		for (i = 0; i < sizeof rb; i++)
+			rb[i] = (char)(rand() >> 3);
+		pwrite(fd, rb, sizeof rb, 70000);
+	}
+	close(fd);
+	sha256_file(b, idb, NULL, err, sizeof err);
+	r = wire_build(a, ida, b, idb, "dir:x", NULL, out, WIRE_AUTO, &up,
+	    err, sizeof err);
+	ok(r == 0 && strcmp(up.encoding, "vcdiff") == 0 &&
+	    payload_matches(&up) && up.delta_size == up.size,
+	    "auto, delta of random bytes: raw vcdiff (%s, %llu bytes)",
+	    up.encoding, (unsigned long long)up.size);
+	unlink(up.path);
+	wire_upload_release(&up);
+
+	/* one that does: vcdiff+zstd */
+	fd = open(b, O_WRONLY);
+	{
+		char rb[20000];
+		size_t i;
+
+		/* text: short repeats, more than a RUN can take */
+		for (i = 0; i < sizeof rb; i++)
+			rb[i] = "a line of some text\n"[i % 20] ^
+			    (char)(i / 997 % 3);
+		pwrite(fd, rb, sizeof rb, 70000);
+	}
+	close(fd);
+	sha256_file(b, idb, NULL, err, sizeof err);
+	r = wire_build(a, ida, b, idb, "dir:x", NULL, out, WIRE_AUTO, &up,
+	    err, sizeof err);
+	ok(r == 0 && strcmp(up.encoding, "vcdiff+zstd") == 0 &&
+	    payload_matches(&up) && up.size < up.delta_size,
+	    "auto, delta of text: vcdiff+zstd (%llu -> %llu bytes)",
+	    (unsigned long long)up.delta_size, (unsigned long long)up.size);
+	unlink(up.path);
+	wire_upload_release(&up);
+
+	/* an explicit codec is kept even when it does not help */
+	ok(wire_build(NULL, NULL, a, ida, "dir:x", NULL, out, WIRE_XZ, &up,
+	    err, sizeof err) == 0 && strcmp(up.encoding, "tar+xz") == 0 &&
+	    payload_matches(&up), "explicit xz kept on random data");
+	unlink(up.path);
+	wire_upload_release(&up);
+}
+
+/*
+ * A store tarball that no longer hashes to its name (the store does not
+ * fsync; a crash can leave one short or stale): every way of building an
+ * upload from it fails, names the file, and removes it.
+ */
+static void
+test_damaged(void)
+{
+	static const enum wire_compress cs[] = { WIRE_AUTO, WIRE_NONE,
+	    WIRE_ZSTD };
+	struct wire_upload up;
+	char base[300], tar[300], id[65], bid[65], out[300], err[512];
+	size_t i;
+	int fd, delta;
+
+	snprintf(out, sizeof out, "%s/dmg", tmp);
+	mkdir_p(out, 0755);
+	snprintf(base, sizeof base, "%s/dbase.tar", tmp);
+	make_file(base, (size_t)1 << 20, 1, 5);
+	sha256_file(base, bid, NULL, err, sizeof err);
+	for (delta = 0; delta <= 1; delta++)
+		for (i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+			snprintf(tar, sizeof tar, "%s/dmg-%d-%zu.tar", tmp,
+			    delta, i);
+			make_file(tar, (size_t)1 << 20, 1, 5);
+			fd = open(tar, O_WRONLY);
+			pwrite(fd, "new", 3, 4000);
+			close(fd);
+			sha256_file(tar, id, NULL, err, sizeof err);
+			/* then damaged: one byte flipped, or cut short */
+			fd = open(tar, O_WRONLY);
+			if (i == 1)
+				ftruncate(fd, 300000);
+			else
+				pwrite(fd, "X", 1, 800000);
+			close(fd);
+			err[0] = '\0';
+			ok(wire_build(delta ? base : NULL, delta ? bid : NULL,
+			    tar, id, "dir:x", NULL, out, cs[i], &up, err,
+			    sizeof err) == -1 && strstr(err, tar) != NULL &&
+			    strstr(err, "damaged") != NULL && !exists(tar),
+			    "damaged store file, %s, compression %d: refused, "
+			    "removed (%s)", delta ? "delta" : "full", (int)cs[i],
+			    err);
+		}
+	ok(exists(base), "the base is left alone");
+}
+
+/* image_import writes <id>.tar by rename: nothing else is left behind. */
+static void
+test_import_files(void)
+{
+	struct imgstore s;
+	struct image_info info;
+	char dir[300], src[300], p[400], err[512], hex[65], ref[400];
+	struct dirent *de;
+	DIR *d;
+	int n, others = 0;
+
+	snprintf(dir, sizeof dir, "%s/istore", tmp);
+	snprintf(src, sizeof src, "%s/rootfs", tmp);
+	mkdir_p(src, 0755);
+	/* more than one 1 MiB write, in files of several sizes */
+	for (n = 0; n < 12; n++) {
+		snprintf(p, sizeof p, "%s/f%d", src, n);
+		make_file(p, (size_t)(n * 300000 + 17), n % 2, (unsigned)n);
+	}
+	snprintf(ref, sizeof ref, "dir:%s", src);
+	ok(imgstore_open(&s, dir, 0, err, sizeof err) == 0, "store opened");
+	ok(imgstore_import(&s, ref, &info, err, sizeof err) == 0,
+	    "imported: %s", info.id);
+	imgstore_tar_path(&s, info.id, p, sizeof p);
+	ok(sha256_file(p, hex, NULL, err, sizeof err) == 0 &&
+	    strcmp(hex, info.id) == 0, "the tarball hashes to its name");
+	image_info_release(&info);
+	ok(imgstore_import(&s, ref, &info, err, sizeof err) == 0 &&
+	    strcmp(hex, info.id) == 0, "imported again: the same id");
+	image_info_release(&info);
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+			    strcmp(de->d_name, "..") == 0))
+				continue;
+			if (strcmp(de->d_name, "refs") != 0 &&
+			    strncmp(de->d_name, hex, 64) != 0)
+				others++;
+		}
+		closedir(d);
+	}
+	is_int(others, 0, "no temporary file or folder left in the store");
+}
+
 int
 main(void)
 {
@@ -284,6 +495,9 @@ main(void)
 	test_manifest();
 	test_roundtrip();
 	test_delta();
+	test_auto();
+	test_damaged();
+	test_import_files();
 	if (getenv("VZ_TEST_KEEP") == NULL)
 		remove_tree(tmp);
 	return done_testing();
