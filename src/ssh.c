@@ -41,40 +41,13 @@
 #include "knownhosts.h"
 #include "shquote.h"
 #include "ssh.h"
+#include "ssh-int.h"
 #include "sshconfig.h"
 
 #define AUTH_TIMEOUT_MS		30000	/* auth after the handshake */
-#define IO_TIMEOUT_MS		60000	/* one blocking SFTP step without progress */
-#define KEEPALIVE_S		5
 #define UPLOAD_CHUNK		(256 * 1024)
+#define PROGRESS_STEP		(64 * 1024)
 
-struct vz_ssh {
-	char		*name;
-	char		*host;		/* as given */
-	char		*hostname;	/* after ~/.ssh/config */
-	char		*user;
-	int		 port;
-	char		*known_hosts;
-	char		**identities;	/* key files to try, in order */
-	size_t		 nidentities;
-	enum vz_hostkey_policy policy;
-	int		 replace_hostkey;
-	int		 connect_timeout_ms;
-	int		 command_timeout_ms;
-	int		 no_pubkey;
-	const char	*password;
-	void		(*log)(void *, int, const char *);
-	void		*log_arg;
-
-	int		 fd;
-	LIBSSH2_SESSION	*session;
-	LIBSSH2_SFTP	*sftp;
-	int		 connected;
-	int		 dead;
-	struct vz_ssh_hostkey hk;
-	double		 t_start, t_end;
-	char		 err[1024];
-};
 
 static pthread_once_t ssh_once = PTHREAD_ONCE_INIT;
 static int ssh_init_rc;
@@ -94,7 +67,7 @@ vz_ssh_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int64_t
+int64_t
 mono_ms(void)
 {
 	struct timespec ts;
@@ -116,7 +89,7 @@ vz_ssh_parse_timeout(const char *s)
 	return (int)(v * 1000 + 0.5) > 0 ? (int)(v * 1000 + 0.5) : 1;
 }
 
-static void __attribute__((format(printf, 2, 3)))
+void
 seterr(struct vz_ssh *h, const char *fmt, ...)
 {
 	va_list ap;
@@ -126,7 +99,7 @@ seterr(struct vz_ssh *h, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void __attribute__((format(printf, 3, 4)))
+void
 logf_(struct vz_ssh *h, int level, const char *fmt, ...)
 {
 	char msg[1024];
@@ -140,7 +113,7 @@ logf_(struct vz_ssh *h, int level, const char *fmt, ...)
 	h->log(h->log_arg, level, msg);
 }
 
-static const char *
+const char *
 lasterr(struct vz_ssh *h)
 {
 	char *msg = NULL;
@@ -187,6 +160,9 @@ vz_ssh_new(const struct vz_ssh_opts *o)
 	size_t i;
 
 	h->fd = -1;
+	h->mux_fd = -1;
+	h->persist_dir = o->persist_dir != NULL ? xstrdup(o->persist_dir) :
+	    NULL;
 	h->host = xstrdup(o->host != NULL ? o->host : "");
 	h->name = xstrdup(o->name != NULL ? o->name : h->host);
 	h->known_hosts = xstrdup(o->known_hosts != NULL ? o->known_hosts :
@@ -231,9 +207,29 @@ vz_ssh_new(const struct vz_ssh_opts *o)
 	return h;
 }
 
-static void
+void
 disconnect(struct vz_ssh *h)
 {
+	if (h->mux_fd != -1) {
+		close(h->mux_fd);
+		h->mux_fd = -1;
+	}
+	if (h->handed_over && h->session != NULL) {
+		/* A holder owns this session now: free our copy without a
+		 * word on the wire.  Any send libssh2 still tries goes to an
+		 * unconnected socket put in place of the shared one (a
+		 * shutdown() would cut the holder's connection too). */
+		int dummy = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (dummy != -1) {
+			(void)dup2(dummy, h->fd);
+			close(dummy);
+		}
+		h->sftp = NULL;
+		libssh2_session_free(h->session);
+		h->session = NULL;
+		h->handed_over = 0;
+	}
 	if (h->sftp != NULL) {
 		libssh2_session_set_blocking(h->session, 1);
 		libssh2_session_set_timeout(h->session, 2000);
@@ -258,6 +254,7 @@ disconnect(struct vz_ssh *h)
 		h->fd = -1;
 	}
 	h->connected = 0;
+	h->persist_ok = 0;
 }
 
 void
@@ -276,6 +273,7 @@ vz_ssh_free(struct vz_ssh *h)
 	free(h->hostname);
 	free(h->user);
 	free(h->known_hosts);
+	free(h->persist_dir);
 	free(h);
 }
 
@@ -284,6 +282,12 @@ const char *vz_ssh_name(const struct vz_ssh *h) { return h->name; }
 const char *vz_ssh_user(const struct vz_ssh *h) { return h->user; }
 const char *vz_ssh_hostname(const struct vz_ssh *h) { return h->hostname; }
 int vz_ssh_port(const struct vz_ssh *h) { return h->port; }
+
+int
+vz_ssh_is_muxed(const struct vz_ssh *h)
+{
+	return h->mux_fd != -1;
+}
 
 int
 vz_ssh_is_root(const struct vz_ssh *h)
@@ -478,21 +482,14 @@ out:
 	buf_release(&pref);
 }
 
-static int
-check_hostkey(struct vz_ssh *h)
+/* Check (and under TOFU or replace_hostkey record) the server's key blob. */
+int
+check_hostkey_blob(struct vz_ssh *h, const unsigned char *blob, size_t len)
 {
-	const unsigned char *blob;
 	struct kh_result r;
-	size_t len;
-	int type, removed;
+	int removed;
 	char err[512];
 
-	blob = (const unsigned char *)libssh2_session_hostkey(h->session,
-	    &len, &type);
-	if (blob == NULL) {
-		seterr(h, "%s: no host key from server", h->hostname);
-		return VZ_SSH_FAILED;
-	}
 	kh_fingerprint(blob, len, h->hk.fingerprint, sizeof h->hk.fingerprint);
 	snprintf(h->hk.label, sizeof h->hk.label, "%s",
 	    kh_key_label(blob, len));
@@ -549,6 +546,22 @@ check_hostkey(struct vz_ssh *h)
 		return VZ_SSH_HOSTKEY;
 	}
 	return VZ_SSH_FAILED;
+}
+
+static int
+check_hostkey(struct vz_ssh *h)
+{
+	const unsigned char *blob;
+	size_t len;
+	int type;
+
+	blob = (const unsigned char *)libssh2_session_hostkey(h->session,
+	    &len, &type);
+	if (blob == NULL) {
+		seterr(h, "%s: no host key from server", h->hostname);
+		return VZ_SSH_FAILED;
+	}
+	return check_hostkey_blob(h, blob, len);
 }
 
 static int
@@ -612,7 +625,7 @@ kbd_callback(const char *name, int name_len, const char *instruction,
 	}
 }
 
-static int
+int
 session_broken(int rc)
 {
 	return rc == LIBSSH2_ERROR_SOCKET_SEND ||
@@ -744,9 +757,6 @@ out:
 int
 vz_ssh_connect(struct vz_ssh *h)
 {
-	int64_t deadline;
-	int rc, left;
-
 	pthread_once(&ssh_once, ssh_global_init);
 	if (ssh_init_rc != 0) {
 		seterr(h, "libssh2 initialisation failed");
@@ -754,6 +764,21 @@ vz_ssh_connect(struct vz_ssh *h)
 	}
 	if (h->err[0] != '\0')	/* a bad ~/.ssh/config from vz_ssh_new */
 		return VZ_SSH_FAILED;
+	disconnect(h);
+	h->dead = 0;
+	if (h->persist_dir != NULL && persist_allowed(h) &&
+	    mux_connect(h) == 0)
+		return VZ_SSH_OK;
+	return direct_connect(h);
+}
+
+/* A new SSH connection of our own, ignoring any holder. */
+int
+direct_connect(struct vz_ssh *h)
+{
+	int64_t deadline;
+	int rc, left;
+
 	disconnect(h);
 	h->dead = 0;
 	memset(&h->hk, 0, sizeof h->hk);
@@ -792,6 +817,8 @@ vz_ssh_connect(struct vz_ssh *h)
 	libssh2_keepalive_config(h->session, 1, KEEPALIVE_S);
 	libssh2_session_set_timeout(h->session, IO_TIMEOUT_MS);
 	h->connected = 1;
+	h->persist_ok = persist_allowed(h) && !h->hk.recorded &&
+	    !h->hk.replaced;
 	h->err[0] = '\0';
 out:
 	h->t_end = vz_ssh_now();
@@ -820,7 +847,7 @@ vz_ssh_cmd_release(struct vz_ssh_cmd *c)
 	buf_release(&c->err);
 }
 
-static int
+int
 mark_dead(struct vz_ssh *h, const char *what)
 {
 	seterr(h, "%s: connection lost (%s): %s", h->hostname, what,
@@ -830,26 +857,29 @@ mark_dead(struct vz_ssh *h, const char *what)
 }
 
 /*
- * Wait until the socket is ready in the direction libssh2 is blocked on,
- * sending keepalives meanwhile.  0, or -1 when the deadline passed.
+ * Wait until the socket is ready in the direction libssh2 is blocked on
+ * (or, when infd != -1, until infd is readable), sending keepalives
+ * meanwhile.  0, or -1 when the deadline passed.
  */
 static int
-wait_socket(struct vz_ssh *h, int64_t deadline)
+wait_io(struct vz_ssh *h, int64_t deadline, int infd)
 {
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	int dir, next = KEEPALIVE_S, rc;
 	int64_t left;
 
 	(void)libssh2_keepalive_send(h->session, &next);
-	pfd.fd = h->fd;
-	pfd.events = 0;
+	pfd[0].fd = h->fd;
+	pfd[0].events = 0;
 	dir = libssh2_session_block_directions(h->session);
 	if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
-		pfd.events |= POLLIN;
+		pfd[0].events |= POLLIN;
 	if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
-		pfd.events |= POLLOUT;
-	if (pfd.events == 0)
-		pfd.events = POLLIN;
+		pfd[0].events |= POLLOUT;
+	if (pfd[0].events == 0)
+		pfd[0].events = POLLIN;
+	pfd[1].fd = infd;
+	pfd[1].events = POLLIN;
 	left = next > 0 ? next * 1000 : 1000;
 	if (deadline > 0) {
 		if (deadline - mono_ms() <= 0)
@@ -857,10 +887,16 @@ wait_socket(struct vz_ssh *h, int64_t deadline)
 		if (deadline - mono_ms() < left)
 			left = deadline - mono_ms();
 	}
-	rc = poll(&pfd, 1, (int)left);
+	rc = poll(pfd, infd != -1 ? 2 : 1, (int)left);
 	if (rc == -1 && errno != EINTR)
 		return -1;
 	return 0;
+}
+
+static int
+wait_socket(struct vz_ssh *h, int64_t deadline)
+{
+	return wait_io(h, deadline, -1);
 }
 
 #define NB(h, expr, deadline, rcvar) do {				\
@@ -869,36 +905,91 @@ wait_socket(struct vz_ssh *h, int64_t deadline)
 			break;						\
 } while (0)
 
+void
+exec_cmdline(struct vz_ssh *h, const struct vz_ssh_cmd *c, struct buf *b)
+{
+	static const char *sudo[] = { "sudo", "-n", "--", NULL };
+
+	if (!vz_ssh_is_root(h) && !(c->flags & VZ_SSH_NOSUDO)) {
+		shquote_argv(b, sudo);
+		buf_addc(b, ' ');
+	}
+	shquote_argv(b, c->argv);
+}
+
+int
+exec_timeout(struct vz_ssh *h, const struct vz_ssh_cmd *c)
+{
+	return c->timeout_ms > 0 ? c->timeout_ms : h->command_timeout_ms;
+}
+
+/* Read and drop what is left of a holder client's stdin. */
+int
+drain_fd(int fd, uint64_t left, int64_t deadline)
+{
+	char chunk[16384];
+	struct pollfd pfd;
+	ssize_t n;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (left > 0) {
+		n = read(fd, chunk, left < sizeof chunk ? (size_t)left :
+		    sizeof chunk);
+		if (n > 0) {
+			left -= (uint64_t)n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return -1;
+		if (deadline - mono_ms() <= 0 ||
+		    poll(&pfd, 1, (int)(deadline - mono_ms())) == 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 vz_ssh_exec(struct vz_ssh *h, struct vz_ssh_cmd *c)
 {
-	static const char *sudo[] = { "sudo", "-n", "--", NULL };
-	LIBSSH2_CHANNEL *ch = NULL;
 	struct buf cmdline = BUF_INIT;
-	char chunk[32768], *sig = NULL;
-	size_t max = c->max_output > 0 ? c->max_output : VZ_SSH_MAX_OUTPUT;
-	size_t inoff = 0, siglen = 0;
-	int64_t deadline = 0;
-	int rc = VZ_SSH_FAILED, r, timeout, eof_sent = 0, progress;
-	ssize_t n;
+	int rc, opened;
 
 	buf_reset(&c->out);
 	buf_reset(&c->err);
 	c->status = -1;
 	c->signal[0] = '\0';
+	if (h->mux_fd != -1)
+		return mux_exec(h, c);
 	if (!h->connected || h->dead) {
 		seterr(h, "%s: not connected", h->hostname);
 		return h->dead ? VZ_SSH_DEAD : VZ_SSH_FAILED;
 	}
-	if (!vz_ssh_is_root(h) && !(c->flags & VZ_SSH_NOSUDO)) {
-		shquote_argv(&cmdline, sudo);
-		buf_addc(&cmdline, ' ');
-	}
-	shquote_argv(&cmdline, c->argv);
-	timeout = c->timeout_ms > 0 ? c->timeout_ms : h->command_timeout_ms;
+	exec_cmdline(h, c, &cmdline);
+	rc = exec_session(h, c, cmdline.data, exec_timeout(h, c), -1, &opened);
+	buf_release(&cmdline);
+	return rc;
+}
+
+int
+exec_session(struct vz_ssh *h, struct vz_ssh_cmd *c, const char *cmdline,
+    int timeout, int infd, int *opened)
+{
+	LIBSSH2_CHANNEL *ch = NULL;
+	char chunk[32768], *sig = NULL;
+	char stage[32768];
+	size_t max = c->max_output > 0 ? c->max_output : VZ_SSH_MAX_OUTPUT;
+	size_t stage_off = 0, stage_len = 0, siglen = 0;
+	uint64_t inoff = 0, reported = 0, inread = 0;
+	int64_t deadline = 0;
+	int rc = VZ_SSH_FAILED, r, eof_sent = 0, progress, infd_lost = 0;
+	int want_in, in_done = 0;
+	ssize_t n;
+
+	*opened = 0;
 	if (timeout > 0)
 		deadline = mono_ms() + timeout;
-	logf_(h, 2, "%s: exec %s", h->name, cmdline.data);
+	logf_(h, 2, "%s: exec %s", h->name, cmdline);
 
 	libssh2_session_set_blocking(h->session, 0);
 	for (;;) {
@@ -918,7 +1009,8 @@ vz_ssh_exec(struct vz_ssh *h, struct vz_ssh_cmd *c)
 		if (wait_socket(h, deadline) == -1)
 			goto timedout;
 	}
-	NB(h, libssh2_channel_exec(ch, cmdline.data), deadline, r);
+	*opened = 1;
+	NB(h, libssh2_channel_exec(ch, cmdline), deadline, r);
 	if (r == LIBSSH2_ERROR_EAGAIN)
 		goto timedout;
 	if (r != 0) {
@@ -932,21 +1024,64 @@ vz_ssh_exec(struct vz_ssh *h, struct vz_ssh_cmd *c)
 	}
 	for (;;) {
 		progress = 0;
+		want_in = 0;
+		if (!eof_sent && !in_done && infd != -1 &&
+		    stage_off == stage_len && inread < c->inlen) {
+			/* a holder's client streams its stdin to us */
+			n = read(infd, stage, c->inlen - inread < sizeof stage ?
+			    (size_t)(c->inlen - inread) : sizeof stage);
+			if (n > 0) {
+				stage_off = 0;
+				stage_len = (size_t)n;
+				inread += (uint64_t)n;
+				progress = 1;
+			} else if (n == 0 || (errno != EAGAIN &&
+			    errno != EINTR)) {
+				seterr(h, "%s: the client went away",
+				    h->hostname);
+				infd_lost = 1;
+				goto out;
+			} else
+				want_in = 1;
+		}
 		if (!eof_sent) {
-			if (c->in != NULL && inoff < c->inlen) {
-				n = libssh2_channel_write(ch,
-				    (const char *)c->in + inoff,
-				    c->inlen - inoff);
+			const char *p = NULL;
+			size_t len = 0;
+
+			if (in_done)
+				;
+			else if (infd != -1) {
+				p = stage + stage_off;
+				len = stage_len - stage_off;
+			} else if (c->in != NULL && inoff < c->inlen) {
+				p = (const char *)c->in + inoff;
+				len = c->inlen - inoff;
+			}
+			if (len > 0) {
+				n = libssh2_channel_write(ch, p, len);
 				if (n > 0) {
-					inoff += (size_t)n;
+					inoff += (uint64_t)n;
+					stage_off += (size_t)n;
 					progress = 1;
+					if (c->progress != NULL && infd == -1 &&
+					    (inoff - reported >=
+					    PROGRESS_STEP || inoff >= c->inlen)) {
+						reported = inoff;
+						c->progress(c->progress_arg,
+						    inoff, c->inlen);
+					}
 				} else if (n != LIBSSH2_ERROR_EAGAIN &&
 				    n < 0) {
-					/* the command may not read stdin */
-					inoff = c->inlen;
+					/* the command may not read stdin
+					 * (what a holder's client still
+					 * sends is drained at the end) */
+					in_done = 1;
+					want_in = 0;
 				}
 			}
-			if (c->in == NULL || inoff >= c->inlen) {
+			if (in_done || (infd != -1 ? (stage_off == stage_len &&
+			    inread >= c->inlen) : (c->in == NULL ||
+			    inoff >= c->inlen))) {
 				r = libssh2_channel_send_eof(ch);
 				if (r == 0)
 					eof_sent = 1;
@@ -988,7 +1123,8 @@ vz_ssh_exec(struct vz_ssh *h, struct vz_ssh_cmd *c)
 		}
 		if (libssh2_channel_eof(ch) && !progress)
 			break;
-		if (!progress && wait_socket(h, deadline) == -1)
+		if (!progress && wait_io(h, deadline, want_in ? infd : -1) ==
+		    -1)
 			goto timedout;
 	}
 	NB(h, libssh2_channel_close(ch), deadline, r);
@@ -1022,8 +1158,15 @@ out:
 	}
 	if (h->session != NULL)
 		libssh2_session_set_blocking(h->session, 1);
-	buf_release(&cmdline);
-	return rc;
+	/* the client sends all of its stdin before it reads our answer */
+	if (infd != -1 && !infd_lost && inread < c->inlen &&
+	    drain_fd(infd, c->inlen - inread, mono_ms() + 10000) == -1) {
+		if (rc == VZ_SSH_OK)
+			seterr(h, "%s: the client went away", h->hostname);
+		rc = rc == VZ_SSH_OK ? VZ_SSH_FAILED : rc;
+		infd_lost = 1;
+	}
+	return infd_lost ? EXEC_CLIENT_LOST : rc;
 }
 
 int
@@ -1167,6 +1310,13 @@ vz_ssh_upload(struct vz_ssh *h, struct vz_ssh_upload *u)
 	int fd = -1, rc = VZ_SSH_FAILED, r;
 
 	u->resumed_from = 0;
+	if (h->mux_fd != -1) {
+		/* SFTP is never relayed by a holder: go direct for it */
+		logf_(h, 1, "%s: connecting directly for an upload", h->name);
+		if ((rc = direct_connect(h)) != VZ_SSH_OK)
+			return rc;
+		rc = VZ_SSH_FAILED;
+	}
 	if (!h->connected || h->dead) {
 		seterr(h, "%s: not connected", h->hostname);
 		return h->dead ? VZ_SSH_DEAD : VZ_SSH_FAILED;

@@ -21,6 +21,16 @@
  *
  * Threads: one handle must be used by one thread at a time; different
  * handles may be used by different threads at once (libssh2 with OpenSSL 3).
+ *
+ * Connection reuse (like OpenSSH's ControlMaster/ControlPersist): at the
+ * end of a run, vz_ssh_persist() hands the live sessions to one detached
+ * holder process that listens on a unix socket per node in a 0700 folder
+ * (the state folder's cm/).  A later vz_ssh_connect() with persist_dir set
+ * finds the holder, checks the host key it reports against known_hosts
+ * again, and runs its execs through it without any SSH handshake.  Uploads
+ * (SFTP) always use a direct session: a handle served by a holder connects
+ * directly when asked to upload.  Password, TOFU and replace-host-key
+ * connections are never handed over.
  */
 #ifndef VZ_SSH_H
 #define VZ_SSH_H
@@ -65,6 +75,10 @@ struct vz_ssh_opts {
 	 * that uses the handle. */
 	void		(*log)(void *arg, int level, const char *msg);
 	void		*log_arg;
+	/* Folder of holder sockets (vz_ssh_persist_dir()); NULL: always
+	 * connect directly.  Ignored for password, TOFU and replace_hostkey
+	 * connections. */
+	const char	*persist_dir;
 };
 
 struct vz_ssh;
@@ -113,6 +127,10 @@ struct vz_ssh_cmd {
 	size_t		 max_output;	/* per stream; 0: VZ_SSH_MAX_OUTPUT */
 	int		 timeout_ms;	/* 0: the handle's command timeout */
 	int		 flags;
+	/* Optional: called as stdin is sent (about every 64 KiB and once at
+	 * the end with done == total), directly or through a holder. */
+	void		(*progress)(void *arg, uint64_t done, uint64_t total);
+	void		*progress_arg;
 	/* out: valid when vz_ssh_exec returned VZ_SSH_OK */
 	struct buf	 out;
 	struct buf	 err;
@@ -191,6 +209,46 @@ char	*vz_ssh_known_hosts_path(const char *inventory_path);
 /* Parse "--connect-timeout" values: seconds, fractions allowed ("2.5").
  * Returns milliseconds, or -1 when not a number in (0, 3600]. */
 int	vz_ssh_parse_timeout(const char *);
+
+/* ---- connection reuse ---- */
+
+#define VZ_SSH_PERSIST_DEFAULT	60	/* seconds */
+#define VZ_SSH_PERSIST_MAX	86400
+
+/*
+ * Hand the live, directly connected sessions among handles[0..n) to one
+ * new detached holder process (setsid, stdio on /dev/null, SIGHUP and
+ * SIGPIPE ignored, cwd /) serving them on DIR/<user>@<host>:<port>-<hash>
+ * (or DIR/<hash>.sock when that is too long for a unix socket).  Call it
+ * single-threaded, before vz_ssh_free(): in this process the free then
+ * only drops the local copy, without SSH_MSG_DISCONNECT.  A node's socket
+ * goes away when its session has had no client for `seconds` (each request
+ * and each connected client renews it) or when the session dies; the
+ * holder exits when it serves no node any more.
+ *
+ * Skipped, and freed as usual: NULL, dead, not connected, served by a
+ * holder already, password/TOFU/replace_hostkey handles, and nodes whose
+ * socket has a live holder already.  DIR is created 0700 if missing, and
+ * refused unless it is a directory owned by us with no group/other access.
+ * Returns the number of sessions handed over (0 when seconds <= 0), or -1
+ * with err set (the handles are then untouched).
+ */
+int	vz_ssh_persist(struct vz_ssh **handles, size_t n, const char *dir,
+	    int seconds, char *err, size_t errlen);
+
+/* STATE_DIR/cm: the holder sockets of one cluster.  Caller must free. */
+char	*vz_ssh_persist_dir(const char *state_dir);
+
+/* "0" (off), "90", "90s", "10m", "1h": seconds in [0, 86400].  0, or -1
+ * with err set. */
+int	vz_ssh_parse_persist(const char *text, int *seconds, char *err,
+	    size_t errlen);
+
+/* $VZMASTER_PERSIST when valid, else VZ_SSH_PERSIST_DEFAULT. */
+int	vz_ssh_persist_default(void);
+
+/* Whether h runs its commands through a holder (after connect). */
+int	vz_ssh_is_muxed(const struct vz_ssh *h);
 
 /* Wall clock in seconds (CLOCK_REALTIME) for logs and JSON timestamps. */
 double	vz_ssh_now(void);

@@ -7,6 +7,13 @@
  *   test-ssh-tool [OPTIONS] fanout HOST... -- ARGV...   (JSON on stdout)
  *   test-ssh-tool fingerprint FILE.pub                  (as ssh-keygen -l)
  *
+ * Connection reuse: --persist-dir DIR makes connect try a holder there;
+ * --persist S hands the session to a holder after exec/upload (prints
+ * "test-ssh-tool: persisted N"); --report prints "test-ssh-tool: held" or
+ * "test-ssh-tool: direct" after connect; --repeat N runs exec N times on
+ * one handle; --progress prints "progress DONE TOTAL" for each stdin
+ * progress call.
+ *
  * exec exits with the remote status; any transport error prints
  * "test-ssh-tool: CODE: message" (CODE = RETRY, AUTH, HOSTKEY, DEAD,
  * FAILED) and exits 100 + |code|.
@@ -31,6 +38,10 @@ static uint64_t abort_at;
 static const char *stdin_file;
 static int verbose;
 static int exec_flags;
+static int persist_s = -1;
+static int report;
+static int repeat = 1;
+static int show_progress;
 
 static const char *
 code_name(int rc)
@@ -68,13 +79,51 @@ progress_cb(void *arg, uint64_t done, uint64_t total)
 	return abort_at > 0 && done >= abort_at;
 }
 
+static void
+stdin_progress(void *arg, uint64_t done, uint64_t total)
+{
+	(void)arg;
+	fprintf(stderr, "progress %llu %llu\n", (unsigned long long)done,
+	    (unsigned long long)total);
+}
+
+static void
+after_connect(struct vz_ssh *h)
+{
+	if (report)
+		fprintf(stderr, "test-ssh-tool: %s\n",
+		    vz_ssh_is_muxed(h) ? "held" : "direct");
+}
+
+/* Hand h to a holder when --persist was given. */
+static int
+maybe_persist(struct vz_ssh *h)
+{
+	char err[512];
+	int n;
+
+	if (persist_s < 0)
+		return 0;
+	if (opts.persist_dir == NULL) {
+		fprintf(stderr, "test-ssh-tool: --persist needs --persist-dir\n");
+		return -1;
+	}
+	if ((n = vz_ssh_persist(&h, 1, opts.persist_dir, persist_s, err,
+	    sizeof err)) == -1) {
+		fprintf(stderr, "test-ssh-tool: persist: %s\n", err);
+		return -1;
+	}
+	fprintf(stderr, "test-ssh-tool: persisted %d\n", n);
+	return 0;
+}
+
 static int
 do_exec(int argc, char **argv)
 {
 	struct vz_ssh *h;
 	struct vz_ssh_cmd c;
 	struct buf in = BUF_INIT;
-	int rc;
+	int rc = 0, i;
 
 	if (argc < 2)
 		return 2;
@@ -85,26 +134,39 @@ do_exec(int argc, char **argv)
 		vz_ssh_free(h);
 		return rc;
 	}
-	vz_ssh_cmd_init(&c, (const char *const *)argv + 1);
-	c.flags = exec_flags;
-	if (stdin_file != NULL) {
-		if (buf_read_file(&in, stdin_file, 1u << 30) == -1) {
-			perror(stdin_file);
-			return 2;
+	after_connect(h);
+	if (stdin_file != NULL &&
+	    buf_read_file(&in, stdin_file, 1u << 30) == -1) {
+		perror(stdin_file);
+		vz_ssh_free(h);
+		return 2;
+	}
+	for (i = 0; i < repeat; i++) {
+		vz_ssh_cmd_init(&c, (const char *const *)argv + 1);
+		c.flags = exec_flags;
+		if (stdin_file != NULL) {
+			c.in = in.data;
+			c.inlen = in.len;
 		}
-		c.in = in.data;
-		c.inlen = in.len;
+		if (show_progress)
+			c.progress = stdin_progress;
+		if ((rc = vz_ssh_exec(h, &c)) != VZ_SSH_OK)
+			rc = fail(rc, vz_ssh_error(h));
+		else {
+			fwrite(c.out.data, 1, c.out.len, stdout);
+			fwrite(c.err.data, 1, c.err.len, stderr);
+			if (c.signal[0] != '\0')
+				fprintf(stderr, "test-ssh-tool: signal %s\n",
+				    c.signal);
+			rc = c.status < 0 ? 99 : c.status;
+		}
+		vz_ssh_cmd_release(&c);
+		if (rc >= 100)
+			break;
 	}
-	if ((rc = vz_ssh_exec(h, &c)) != VZ_SSH_OK)
-		rc = fail(rc, vz_ssh_error(h));
-	else {
-		fwrite(c.out.data, 1, c.out.len, stdout);
-		fwrite(c.err.data, 1, c.err.len, stderr);
-		if (c.signal[0] != '\0')
-			fprintf(stderr, "test-ssh-tool: signal %s\n", c.signal);
-		rc = c.status < 0 ? 99 : c.status;
-	}
-	vz_ssh_cmd_release(&c);
+	fflush(stdout);
+	if (maybe_persist(h) == -1 && rc == 0)
+		rc = 1;
 	buf_release(&in);
 	vz_ssh_free(h);
 	return rc;
@@ -126,6 +188,7 @@ do_upload(int argc, char **argv)
 		vz_ssh_free(h);
 		return rc;
 	}
+	after_connect(h);
 	memset(&u, 0, sizeof u);
 	u.local = argv[1];
 	u.remote = argv[2];
@@ -136,6 +199,11 @@ do_upload(int argc, char **argv)
 	    (unsigned long long)u.size);
 	if (rc != VZ_SSH_OK)
 		rc = fail(rc, vz_ssh_error(h));
+	else if (report)
+		after_connect(h);	/* an upload connects directly */
+	fflush(stdout);
+	if (maybe_persist(h) == -1 && rc == 0)
+		rc = 1;
 	vz_ssh_free(h);
 	return rc;
 }
@@ -240,7 +308,8 @@ int
 main(int argc, char **argv)
 {
 	enum { O_TOFU = 256, O_CT, O_TIMEOUT, O_ABORT, O_STDIN, O_REPLACE,
-	    O_PASSENV, O_NOPUB, O_NOSUDO };
+	    O_PASSENV, O_NOPUB, O_NOSUDO, O_PDIR, O_PERSIST, O_REPORT,
+	    O_REPEAT, O_PROGRESS };
 	static const struct option lo[] = {
 		{ "tofu", no_argument, NULL, O_TOFU },
 		{ "replace-host-key", no_argument, NULL, O_REPLACE },
@@ -251,9 +320,15 @@ main(int argc, char **argv)
 		{ "password-env", no_argument, NULL, O_PASSENV },
 		{ "no-pubkey", no_argument, NULL, O_NOPUB },
 		{ "nosudo", no_argument, NULL, O_NOSUDO },
+		{ "persist-dir", required_argument, NULL, O_PDIR },
+		{ "persist", required_argument, NULL, O_PERSIST },
+		{ "report", no_argument, NULL, O_REPORT },
+		{ "repeat", required_argument, NULL, O_REPEAT },
+		{ "progress", no_argument, NULL, O_PROGRESS },
 		{ NULL, 0, NULL, 0 }
 	};
 	int opt, jobs = 16;
+	char perr[256];
 
 	opts.ssh_config = "";
 	opts.log = log_cb;
@@ -282,6 +357,17 @@ main(int argc, char **argv)
 		case O_PASSENV: opts.password = getenv("VZMASTER_PASSWORD"); break;
 		case O_NOPUB: opts.no_pubkey = 1; break;
 		case O_NOSUDO: exec_flags = VZ_SSH_NOSUDO; break;
+		case O_PDIR: opts.persist_dir = optarg; break;
+		case O_PERSIST:
+			if (vz_ssh_parse_persist(optarg, &persist_s, perr,
+			    sizeof perr) == -1) {
+				fprintf(stderr, "test-ssh-tool: %s\n", perr);
+				return 2;
+			}
+			break;
+		case O_REPORT: report = 1; break;
+		case O_REPEAT: repeat = (int)strtol(optarg, NULL, 10); break;
+		case O_PROGRESS: show_progress = 1; break;
 		default: return 2;
 		}
 	}

@@ -377,6 +377,48 @@ test_shquote(void)
 	buf_release(&want);
 }
 
+static void
+test_persist(void)
+{
+	static const struct { const char *in; int want; } good[] = {
+		{ "0", 0 }, { "60", 60 }, { "90s", 90 }, { "10m", 600 },
+		{ "1h", 3600 }, { "24h", 86400 }, { "1440m", 86400 },
+		{ "86400", 86400 }, { "0m", 0 },
+	};
+	static const char *bad[] = { "", "-1", "+5", "1.5", "10x", "m", "1hh",
+	    " 5", "5 ", "25h", "86401", "1441m", "99999999999999999999" };
+	char err[256], *d;
+	size_t i;
+	int s;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		s = -1;
+		is_int(vz_ssh_parse_persist(good[i].in, &s, err, sizeof err), 0,
+		    "persist '%s' parses", good[i].in);
+		is_int(s, good[i].want, "persist '%s' is %d s", good[i].in,
+		    good[i].want);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err[0] = '\0';
+		s = 7;
+		is_int(vz_ssh_parse_persist(bad[i], &s, err, sizeof err), -1,
+		    "persist '%s' refused", bad[i]);
+		ok(err[0] != '\0' && s == 7, "with a message, value untouched");
+	}
+	unsetenv("VZMASTER_PERSIST");
+	is_int(vz_ssh_persist_default(), 60, "default persist is 60 s");
+	setenv("VZMASTER_PERSIST", "5m", 1);
+	is_int(vz_ssh_persist_default(), 300, "VZMASTER_PERSIST=5m");
+	setenv("VZMASTER_PERSIST", "0", 1);
+	is_int(vz_ssh_persist_default(), 0, "VZMASTER_PERSIST=0 turns it off");
+	setenv("VZMASTER_PERSIST", "soon", 1);
+	is_int(vz_ssh_persist_default(), 60, "a bad VZMASTER_PERSIST: 60 s");
+	unsetenv("VZMASTER_PERSIST");
+	d = vz_ssh_persist_dir("cloud/.vzmaster");
+	is_str(d, "cloud/.vzmaster/cm", "holder sockets under the state dir");
+	free(d);
+}
+
 int
 main(void)
 {
@@ -399,6 +441,7 @@ main(void)
 		is_int(vz_ssh_parse_timeout("0"), -1, "zero timeout refused");
 		is_int(vz_ssh_parse_timeout("5s"), -1, "junk refused");
 	}
+	test_persist();
 	test_patterns();
 	test_shquote();
 	test_ssh_config();
