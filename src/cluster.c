@@ -52,6 +52,9 @@ cluster_load(struct cluster *cl, struct vz_ctx *ctx, int flags)
 	cl->state_dir = buf_detach(&b, NULL);
 	buf_addf(&b, "%s/known_hosts", cl->state_dir);
 	cl->known_hosts = buf_detach(&b, NULL);
+	cl->persist_s = vz_ssh_persist_default();
+	if (cl->persist_s > 0)
+		cl->persist_dir = vz_ssh_persist_dir(cl->state_dir);
 	return VZ_EXIT_OK;
 }
 
@@ -120,6 +123,7 @@ probe_one(struct vz_fanout_job *job, void *arg)
 	o.command_timeout_ms = 60000;
 	o.log = ssh_log;
 	o.log_arg = cl;
+	o.persist_dir = cl->persist_dir;
 	n->ssh = vz_ssh_new(&o);
 	rc = vz_ssh_connect(n->ssh);
 	vz_fanout_note_ssh(job, n->ssh);
@@ -131,7 +135,14 @@ probe_one(struct vz_fanout_job *job, void *arg)
 		n->ssh = NULL;
 		return rc;
 	}
-	if (cnode_refresh(n, n->err, sizeof n->err) == -1)
+	/*
+	 * Through a holder no handshake happened, so a node cut off since
+	 * shows only as a status that never comes: give it the connect
+	 * timeout and a little more, not the minute an exec may take.
+	 */
+	if ((vz_ssh_is_muxed(n->ssh) ? cnode_refresh_timed(n,
+	    cl->connect_timeout_ms + PROBE_MUX_EXTRA_MS, n->err,
+	    sizeof n->err) : cnode_refresh(n, n->err, sizeof n->err)) == -1)
 		return -1;
 	n->reachable = 1;
 	return 0;
@@ -239,11 +250,19 @@ cnode_take_status(struct cnode *n, const char *text, size_t len, char *err,
 int
 cnode_refresh(struct cnode *n, char *err, size_t errlen)
 {
+	return cnode_refresh_timed(n, 0, err, errlen);
+}
+
+int
+cnode_refresh_timed(struct cnode *n, int timeout_ms, char *err,
+    size_t errlen)
+{
 	static const char *const args[] = { "status", NULL };
 	struct buf out = BUF_INIT;
 	int status, rc = -1;
 
-	if (cnode_vzexec(n, args, NULL, 0, &out, &status, err, errlen) == 0)
+	if (cnode_vzexec_timed(n, args, NULL, 0, &out, &status, timeout_ms,
+	    err, errlen) == 0)
 		rc = cnode_take_status(n, out.data, out.len, err, errlen);
 	buf_release(&out);
 	return rc;
@@ -252,8 +271,23 @@ cnode_refresh(struct cnode *n, char *err, size_t errlen)
 void
 cluster_release(struct cluster *cl)
 {
-	size_t i;
+	struct vz_ssh **live;
+	char err[512];
+	size_t i, n = 0;
 
+	/* The next run (cron's, a minute later) skips the handshakes. */
+	if (cl->persist_dir != NULL && cl->nnodes > 0) {
+		live = xcalloc(cl->nnodes, sizeof *live);
+		for (i = 0; i < cl->nnodes; i++)
+			if (cl->nodes[i].ssh != NULL)
+				live[n++] = cl->nodes[i].ssh;
+		if (n > 0 && vz_ssh_persist(live, n, cl->persist_dir,
+		    cl->persist_s, err, sizeof err) == -1 &&
+		    cl->ctx->verbosity > 0)
+			fprintf(stderr, "vzmaster: connections not kept: %s\n",
+			    err);
+		free(live);
+	}
 	for (i = 0; i < cl->nnodes; i++) {
 		vz_ssh_free(cl->nodes[i].ssh);
 		node_state_release(&cl->nodes[i].st);
@@ -264,5 +298,6 @@ cluster_release(struct cluster *cl)
 	pod_set_release(&cl->pods);
 	free(cl->state_dir);
 	free(cl->known_hosts);
+	free(cl->persist_dir);
 	memset(cl, 0, sizeof *cl);
 }

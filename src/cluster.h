@@ -20,6 +20,8 @@ struct vz_ssh;
 /* Where vzexec lives on a node (newnode installs it there). */
 #define VZEXEC_NODE_PATH	"/usr/local/sbin/vzexec"
 #define VZ_NODE_ROOT		"/var/lib/vz"
+/* A probe through a held connection: connect timeout + this for status. */
+#define PROBE_MUX_EXTRA_MS	5000
 /* The oldest node vzexec that speaks what deploy sends (spec-put --wait,
    image-import --stdin); older nodes are upgraded by re-running newnode. */
 #define VZEXEC_NODE_MIN_VERSION	"0.2.0"
@@ -42,6 +44,8 @@ struct cluster {
 	char			*known_hosts;
 	const char		*identity;	/* -k FILE or NULL */
 	int			 connect_timeout_ms;
+	int			 persist_s;	/* hand sessions to a holder */
+	char			*persist_dir;	/* state_dir/cm; NULL: off */
 	struct cnode		*nodes;		/* the selected nodes */
 	size_t			 nnodes;
 };
@@ -76,6 +80,9 @@ int	 cnode_vzexec_timed(struct cnode *, const char *const *args,
 	     int timeout_ms, char *err, size_t errlen);
 /* Re-read the node's status into n->st.  0 or -1 with err. */
 int	 cnode_refresh(struct cnode *, char *err, size_t errlen);
+/* The same within timeout_ms (0: the connection's command timeout). */
+int	 cnode_refresh_timed(struct cnode *, int timeout_ms, char *err,
+	     size_t errlen);
 /* Make text (a `vzexec status` output) n->st.  0 or -1 with err. */
 int	 cnode_take_status(struct cnode *, const char *text, size_t len,
 	     char *err, size_t errlen);

@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "ssh.h"
+
+#define OPT_PERSIST	0x1100
 
 extern const struct cmd_entry cmd_delta_entry;
 extern const struct cmd_entry cmd_deploy_entry;
@@ -38,8 +41,8 @@ const struct cmd_entry *const cmd_table[] = {
 };
 
 static const char global_usage[] =
-"usage: vzmaster [-C DIR] [-i INVENTORY] [-f PODS] [-j N] [--json] [-q|-v]\n"
-"                COMMAND [ARGS...]\n";
+"usage: vzmaster [-C DIR] [-i INVENTORY] [-f PODS] [-j N] [--persist TIME]\n"
+"                [--json] [-q|-v] COMMAND [ARGS...]\n";
 
 static const char global_help[] =
 "\n"
@@ -49,6 +52,9 @@ static const char global_help[] =
 "  -f PATH         pod manifests: a YAML file or a folder of *.yaml/*.yml\n"
 "                  (default: pods)\n"
 "  -j N            talk to at most N nodes at once (default: 16)\n"
+"      --persist TIME  keep SSH connections open for the next run this long\n"
+"                  after it (30, 90s, 10m, 1h; 0: off; default:\n"
+"                  $VZMASTER_PERSIST, else 60 s)\n"
 "      --json      machine-readable output\n"
 "  -q, --quiet     only errors\n"
 "  -v, --verbose   more detail (repeat for more)\n"
@@ -224,14 +230,15 @@ main(int argc, char **argv)
 		{ "json",	no_argument,		NULL,	CMD_OPT_JSON },
 		{ "quiet",	no_argument,		NULL,	'q' },
 		{ "verbose",	no_argument,		NULL,	'v' },
+		{ "persist",	required_argument,	NULL,	OPT_PERSIST },
 		{ NULL,		0,			NULL,	0 }
 	};
 	struct vz_ctx ctx;
 	const struct cmd_entry *c;
 	const char *dir = NULL;
-	char *end;
+	char *end, perr[256];
 	long n;
-	int opt, ambiguous;
+	int opt, ambiguous, persist;
 
 	memset(&ctx, 0, sizeof ctx);
 	ctx.progname = "vzmaster";
@@ -267,6 +274,16 @@ main(int argc, char **argv)
 			break;
 		case CMD_OPT_JSON:
 			ctx.json = 1;
+			break;
+		case OPT_PERSIST:
+			if (vz_ssh_parse_persist(optarg, &persist, perr,
+			    sizeof perr) == -1) {
+				vz_error("--persist: %s", perr);
+				return VZ_EXIT_USAGE;
+			}
+			/* the commands read it through vz_ssh_persist_default */
+			snprintf(perr, sizeof perr, "%d", persist);
+			setenv("VZMASTER_PERSIST", perr, 1);
 			break;
 		case 'q':
 			ctx.verbosity = -1;
