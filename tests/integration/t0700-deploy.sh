@@ -205,7 +205,10 @@ assert len(ev) >= 2, r[\"events\"]
 " &&
 	for n in $(hello_nodes); do
 		test $(images_on $n | wc -w) -eq 3 &&
-		images_on $n | grep -q "$(image_of $n)" || exit 1
+		images_on $n | grep -q "$(image_of $n)" || {
+			cat fb.json; on $n /usr/local/sbin/vzexec image-list
+			exit 1
+		}
 	done
 '
 
