@@ -39,20 +39,37 @@ fsync_dir(const char *dir)
 	return 0;
 }
 
+/*
+ * Warnings of a waiting verb are held back until the wait is over: its
+ * first line of stderr belongs to the waiter's verdict.
+ */
+static struct buf held = BUF_INIT;
+
+static void
+warn_flush(void)
+{
+	if (held.len > 0)
+		fwrite(held.data, 1, held.len, stderr);
+	buf_release(&held);
+}
+
 /* After the spec changed (or was found unchanged: repairs a ruleset that
    was reloaded meanwhile).  doc NULL: the pod is gone. */
 static void
-firewall(const char *pod, const char *text, size_t len)
+firewall(const struct vzopts *o, const char *pod, const char *text,
+    size_t len)
 {
 	struct json_value *doc = NULL;
 	char err[512];
+	int bad;
 
-	if (text != NULL && json_parse(text, len, &doc, err, sizeof err) != 0) {
-		fprintf(stderr, "vzexec: warning: firewall: '%s': %s\n", pod,
+	if ((bad = text != NULL && json_parse(text, len, &doc, err,
+	    sizeof err) != 0) == 0)
+		bad = firewall_sync(pod, doc, err, sizeof err) != 0;
+	if (bad && o->wait_s >= 0)
+		buf_addf(&held, "vzexec: warning: firewall: '%s': %s\n", pod,
 		    err);
-		return;
-	}
-	if (firewall_sync(pod, doc, err, sizeof err) != 0)
+	else if (bad)
 		fprintf(stderr, "vzexec: warning: firewall: '%s': %s\n", pod,
 		    err);
 	json_free(doc);
@@ -153,7 +170,7 @@ specput_put(const struct vzopts *o, const char *pod)
 	if (buf_read_file(&old, path, SPEC_MAX) == 0 && old.len == in.len &&
 	    memcmp(old.data, in.data, in.len) == 0) {
 		rc = 0;		/* unchanged: nothing to tell anyone */
-		firewall(pod, in.data, in.len);
+		firewall(o, pod, in.data, in.len);
 		goto wait;
 	}
 	snprintf(tmp, sizeof tmp, "%s/.%s.json.tmp", dir, pod);
@@ -187,11 +204,12 @@ specput_put(const struct vzopts *o, const char *pod)
 	}
 	fsync_dir(dir);
 	rc = notify(o, "spec-put", pod);
-	firewall(pod, in.data, in.len);
+	firewall(o, pod, in.data, in.len);
 wait:
 	if (rc == 0 && o->wait_s >= 0)
 		rc = podwait(o->root, pod, hash, o->wait_s);
 out:
+	warn_flush();
 	if (fd != -1) {
 		close(fd);
 		unlink(tmp);
@@ -221,10 +239,12 @@ specput_rm(const struct vzopts *o, const char *pod)
 
 			if (pid > 0)
 				kill(pid, SIGHUP);
-			firewall(pod, NULL, 0);
+			firewall(o, pod, NULL, 0);
 			/* a copy may still be stopping from an earlier spec-rm */
-			return o->wait_s >= 0 ? podwait(o->root, pod, NULL,
+			rc = o->wait_s >= 0 ? podwait(o->root, pod, NULL,
 			    o->wait_s) : 0;
+			warn_flush();
+			return rc;
 		}
 		fprintf(stderr, "vzexec: spec-rm: cannot remove '%s': %s\n",
 		    path, strerror(errno));
@@ -232,8 +252,9 @@ specput_rm(const struct vzopts *o, const char *pod)
 	}
 	fsync_dir(dir);
 	rc = notify(o, "spec-rm", pod);
-	firewall(pod, NULL, 0);
+	firewall(o, pod, NULL, 0);
 	if (rc == 0 && o->wait_s >= 0)
 		rc = podwait(o->root, pod, NULL, o->wait_s);
+	warn_flush();
 	return rc;
 }
