@@ -45,7 +45,6 @@ static pthread_cond_t staged_cond = PTHREAD_COND_INITIALIZER;
 static struct upload_cache_entry *cache;
 static size_t ncache;
 static int *staged;		/* per node index: its images are pushed */
-static int *pushed;		/* per node index: got an image this run */
 
 /* ---------------------------------------------------------------- specs */
 
@@ -258,7 +257,9 @@ static int
 send_upload(struct apply *a, struct cnode *n, struct upload_cache_entry *e,
     int *import_status, char *err, size_t errlen)
 {
-	static const char *const args[] = { "image-import", "--stdin", NULL };
+	/* --gc: old unused images go in the same exec (vzexec(8)) */
+	static const char *const args[] = { "image-import", "--gc", "--stdin",
+		NULL };
 	void *map = MAP_FAILED;
 	int fd, rc = -1;
 
@@ -349,10 +350,6 @@ push_image(struct apply *a, struct cnode *n, const char *id, char *err,
 		return -1;
 	}
 	/* The node has it now: no status round trip to learn that. */
-	pthread_mutex_lock(&apply_lock);
-	if (pushed != NULL)
-		pushed[n - a->cl->nodes] = 1;
-	pthread_mutex_unlock(&apply_lock);
 	n->st.images = xreallocarray(n->st.images, n->st.nimages + 1,
 	    sizeof *n->st.images);
 	n->st.images[n->st.nimages].id = xstrdup(id);
@@ -926,62 +923,6 @@ stage_finish(struct apply *a, struct stage *st)
 	staged = NULL;
 }
 
-/*
- * A node that received images in this run drops the ones no spec uses
- * beyond the newest few of each reference (`vzexec image-gc`, which keeps
- * the delta bases of the next update), so a small VPS disk does not fill
- * up over months of cron deploys.  Nodes that got nothing are not asked:
- * a no-op run stays one exchange per node.  A failure is only an event.
- */
-static int
-gc_node(struct vz_fanout_job *job, void *arg)
-{
-	static const char *const args[] = { "image-gc", NULL };
-	struct apply *a = arg;
-	struct cnode *n = job->arg;
-	struct json_value *root = NULL;
-	const struct json_value *rm;
-	struct buf out = BUF_INIT, ev = BUF_INIT;
-	char err[512];
-	int status;
-
-	if (n->ssh == NULL)
-		return 0;
-	if (cnode_vzexec(n, args, NULL, 0, &out, &status, err,
-	    sizeof err) == -1)
-		buf_addf(&ev, "%s; old images stay", err);
-	else if (json_parse(out.data, out.len, &root, err, sizeof err) == 0 &&
-	    (rm = json_get_array(root, "removed")) != NULL && rm->n > 0)
-		buf_addf(&ev, "%s: removed %zu unused image%s", n->host->name,
-		    rm->n, rm->n == 1 ? "" : "s");
-	if (ev.len > 0)
-		add_event(a, &ev);
-	json_free(root);
-	buf_release(&out);
-	buf_release(&ev);
-	return 0;
-}
-
-static void
-gc_images(struct apply *a)
-{
-	struct vz_fanout_job *jobs = xcalloc(a->cl->nnodes ? a->cl->nnodes :
-	    1, sizeof *jobs);
-	size_t k, njobs = 0;
-	char err[256];
-
-	for (k = 0; k < a->cl->nnodes; k++)
-		if (pushed[k]) {
-			jobs[njobs].name = a->cl->nodes[k].host->name;
-			jobs[njobs].arg = &a->cl->nodes[k];
-			njobs++;
-		}
-	if (njobs > 0)
-		(void)vz_fanout_run(jobs, njobs, a->cl->ctx->jobs, gc_node, a,
-		    err, sizeof err);
-	free(jobs);
-}
-
 int
 apply_plan(struct apply *a, const struct plan *p)
 {
@@ -993,7 +934,6 @@ apply_plan(struct apply *a, const struct plan *p)
 	size_t i, j;
 	int maxwave;
 
-	pushed = xcalloc(a->cl->nnodes ? a->cl->nnodes : 1, sizeof *pushed);
 	stage_start(a, p, &st);
 	for (i = 0; i < sizeof phases / sizeof phases[0]; i++) {
 		maxwave = 0;
@@ -1005,9 +945,6 @@ apply_plan(struct apply *a, const struct plan *p)
 			run_step(a, p, phases[i], (int)j);
 	}
 	stage_finish(a, &st);
-	gc_images(a);
-	free(pushed);
-	pushed = NULL;
 	for (i = 0; i < ncache; i++) {
 		unlink(cache[i].up.path);
 		if (cache[i].stream[0] != '\0')

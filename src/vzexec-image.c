@@ -3,7 +3,7 @@
  * vzexec executes with the same argv (argv[1] = the verb), because it needs
  * libarchive and libcrypto, which are linked here statically with glibc.
  *
- *   vzexec-image image-import [--root DIR] [--trust-devices] MANIFEST
+ *   vzexec-image image-import [--root DIR] [--trust-devices] [--gc] MANIFEST
  *   vzexec-image image-gc [--root DIR] [--keep N] [--dry-run]
  *   vzexec-image image-list [--root DIR]
  *
@@ -75,8 +75,8 @@ static int
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: %s image-import [--root DIR] [--trust-devices] MANIFEST\n"
-	    "       %s image-import [--root DIR] [--trust-devices] --stdin\n"
+	    "usage: %s image-import [--root DIR] [--trust-devices] [--gc] MANIFEST\n"
+	    "       %s image-import [--root DIR] [--trust-devices] [--gc] --stdin\n"
 	    "       %s image-gc [--root DIR] [--keep N] [--dry-run]\n"
 	    "       %s image-list [--root DIR]\n"
 	    "       %s image-check [--root DIR]\n", progname, progname,
@@ -120,6 +120,7 @@ take_lock(char *err, size_t errlen)
  */
 #define MARK		".unsynced"
 #define SYNC_AGE	60
+#define GC_KEEP		3	/* unused images kept per reference */
 
 /*
  * The mark's text: the kernel's boot id (a mark of an earlier boot may
@@ -1109,6 +1110,8 @@ out:
 	return rc;
 }
 
+static int	gc_images(long, int, struct json_writer *, char *, size_t);
+
 static int
 cmd_import(int argc, char **argv)
 {
@@ -1116,6 +1119,7 @@ cmd_import(int argc, char **argv)
 		{ "root", required_argument, NULL, 'r' },
 		{ "trust-devices", no_argument, NULL, 'T' },
 		{ "stdin", no_argument, NULL, 's' },
+		{ "gc", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1131,18 +1135,22 @@ cmd_import(int argc, char **argv)
 	struct stat sb;
 	size_t mlen = 0;
 	int c, trust = 0, use_stdin = 0, lock = -1, rc = 1, r, placed = 0;
+	int gc = 0;
 
 	memset(&m, 0, sizeof m);
 	memset(&p, 0, sizeof p);
 	p.fd = -1;
 	tmpdir[0] = tartmp[0] = payload[0] = mpath[0] = '\0';
-	while ((c = getopt_long(argc, argv, "r:Tsh", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "r:Tsgh", longopts, NULL)) != -1)
 		switch (c) {
 		case 'r':
 			fmtpath(root, sizeof root, "%s", optarg);
 			break;
 		case 'T':
 			trust = 1;
+			break;
+		case 'g':
+			gc = 1;
 			break;
 		case 's':
 			use_stdin = 1;
@@ -1279,6 +1287,13 @@ cmd_import(int argc, char **argv)
 	json_uint(&w, im.st.skipped_devices);
 	json_key(&w, "linked");
 	json_uint(&w, im.st.linked);
+	/*
+	 * --gc: the master's push is also the time to drop old images.  The
+	 * new image is the newest of its reference and the running version
+	 * is in use, so both stay, and so does the one before (rollback).
+	 */
+	if (gc && gc_images(GC_KEEP, 0, &w, err, sizeof err) == -1)
+		fprintf(stderr, "vzexec: warning: image-gc: %s\n", err);
 	json_end_object(&w);
 	puts(out.data);
 	rc = 0;
@@ -1515,6 +1530,7 @@ struct image {
 	char		*ref;
 	uint64_t	 size;
 	int64_t		 mtime;
+	int64_t		 mtime_ns;	/* order: two pushes in one second */
 	int		 used;
 };
 
@@ -1526,8 +1542,8 @@ cmp_image(const void *a, const void *b)
 
 	if (c != 0)
 		return c;
-	if (x->mtime != y->mtime)
-		return x->mtime > y->mtime ? -1 : 1;	/* newest first */
+	if (x->mtime_ns != y->mtime_ns)
+		return x->mtime_ns > y->mtime_ns ? -1 : 1;	/* newest first */
 	return strcmp(x->id, y->id);
 }
 
@@ -1549,7 +1565,7 @@ list_images(struct image **out, size_t *n)
 	while ((de = readdir(d)) != NULL) {
 		struct buf b = BUF_INIT;
 		struct json_value *cfg = NULL;
-		struct stat st;
+		struct stat st, tst;
 		const char *ref;
 		char perr[100];
 
@@ -1561,12 +1577,14 @@ list_images(struct image **out, size_t *n)
 		v = xreallocarray(v, cnt + 1, sizeof *v);
 		memset(&v[cnt], 0, sizeof v[cnt]);
 		memcpy(v[cnt].id, de->d_name, 65);
-		v[cnt].mtime = st.st_mtime;
 		fmtpath(path, sizeof path, "%s/%s.tar", dir, de->d_name);
-		if (stat(path, &st) == 0) {
-			v[cnt].size = (uint64_t)st.st_size;
-			v[cnt].mtime = st.st_mtime;
+		if (stat(path, &tst) == 0) {
+			v[cnt].size = (uint64_t)tst.st_size;
+			st = tst;	/* the tarball's time: when it came */
 		}
+		v[cnt].mtime = st.st_mtim.tv_sec;
+		v[cnt].mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+		    st.st_mtim.tv_nsec;
 		fmtpath(path, sizeof path, "%s/%s/config.json", dir, de->d_name);
 		ref = "";
 		if (buf_read_file(&b, path, 1 << 20) == 0 &&
@@ -1699,6 +1717,56 @@ mark_used(struct image *v, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Remove the images no pod spec uses beyond the keep newest of each
+ * reference, writing "removed": [IDS] to w.  The caller holds the lock.
+ * 0, or -1 with err (nothing removed, nothing written).
+ */
+static int
+gc_images(long keep, int dry, struct json_writer *w, char *err,
+    size_t errlen)
+{
+	struct image *v = NULL;
+	char path[PATH_MAX], tmp[PATH_MAX];
+	size_t n = 0, i, rank = 0;
+	int rc = -1;
+
+	if (list_images(&v, &n) == -1) {
+		fmtpath(err, errlen, "cannot read '%s/images': %s", root,
+		    strerror(errno));
+		return -1;
+	}
+	if (mark_used(v, n, err, errlen) == -1)
+		goto out;
+	json_key(w, "removed");
+	json_begin_array(w);
+	for (i = 0; i < n; i++) {
+		/* v is sorted by ref, newest first: rank within the ref */
+		rank = (i > 0 && strcmp(v[i].ref, v[i - 1].ref) == 0) ?
+		    rank + 1 : 0;
+		if (v[i].used || (long)rank < keep)
+			continue;
+		json_string(w, v[i].id);
+		if (dry)
+			continue;
+		/* out of images/ first, so a half-removed tree is never used */
+		fmtpath(path, sizeof path, "%s/images/%s", root, v[i].id);
+		fmtpath(tmp, sizeof tmp, "%s/incoming/%s.gc", root, v[i].id);
+		mkdir_p(tmp, 0700);
+		rmdir(tmp);
+		if (rename(path, tmp) == -1 || remove_tree(tmp) == -1)
+			errx_msg("cannot remove '%s': %s", path,
+			    strerror(errno));
+		fmtpath(path, sizeof path, "%s/images/%s.tar", root, v[i].id);
+		unlink(path);
+	}
+	json_end_array(w);
+	rc = 0;
+out:
+	free_images(v, n);
+	return rc;
+}
+
 static int
 cmd_gc(int argc, char **argv)
 {
@@ -1710,10 +1778,8 @@ cmd_gc(int argc, char **argv)
 	};
 	struct buf out = BUF_INIT;
 	struct json_writer w;
-	struct image *v = NULL;
 	char err[1024], path[PATH_MAX], tmp[PATH_MAX], *end;
-	size_t n = 0, i, rank = 0;
-	long keep = 3;
+	long keep = GC_KEEP;
 	int c, dry = 0, lock, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "r:k:n", longopts, NULL)) != -1)
@@ -1745,40 +1811,13 @@ cmd_gc(int argc, char **argv)
 		return 1;
 	}
 	sweep_marks();
-	if (list_images(&v, &n) == -1) {
-		errx_msg("cannot read '%s/images': %s", root, strerror(errno));
-		goto out;
-	}
-	if (mark_used(v, n, err, sizeof err) == -1) {
-		errx_msg("%s; removing nothing", err);
-		goto out;
-	}
 	json_writer_init(&w, &out, 0);
 	json_begin_object(&w);
 	json_kv_int(&w, "vzgc", 1);
-	json_key(&w, "removed");
-	json_begin_array(&w);
-	for (i = 0; i < n; i++) {
-		/* v is sorted by ref, newest first: rank within the ref */
-		rank = (i > 0 && strcmp(v[i].ref, v[i - 1].ref) == 0) ?
-		    rank + 1 : 0;
-		if (v[i].used || (long)rank < keep)
-			continue;
-		json_string(&w, v[i].id);
-		if (dry)
-			continue;
-		/* out of images/ first, so a half-removed tree is never used */
-		fmtpath(path, sizeof path, "%s/images/%s", root, v[i].id);
-		fmtpath(tmp, sizeof tmp, "%s/incoming/%s.gc", root, v[i].id);
-		mkdir_p(tmp, 0700);
-		rmdir(tmp);
-		if (rename(path, tmp) == -1 || remove_tree(tmp) == -1)
-			errx_msg("cannot remove '%s': %s", path,
-			    strerror(errno));
-		fmtpath(path, sizeof path, "%s/images/%s.tar", root, v[i].id);
-		unlink(path);
+	if (gc_images(keep, dry, &w, err, sizeof err) == -1) {
+		errx_msg("%s; removing nothing", err);
+		goto out;
 	}
-	json_end_array(&w);
 	/*
 	 * Imports hold the lock from start to end, so a temporary file of one
 	 * seen now was left by an import that died (power loss, OOM kill).
@@ -1814,7 +1853,6 @@ cmd_gc(int argc, char **argv)
 	rc = fflush(stdout) == EOF ? 1 : 0;
 out:
 	buf_release(&out);
-	free_images(v, n);
 	close(lock);
 	return rc;
 }

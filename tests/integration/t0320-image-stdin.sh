@@ -315,4 +315,33 @@ test_expect_success 'hostile devices are skipped through --stdin unless trusted'
 	test -c "$HROOT/images/$id/rootfs/dev/mem2"
 '
 
+
+# --gc: a push also drops the unused images of its reference beyond the
+# three newest; an image a pod spec uses stays, however old.
+GROOT=$TEST_TMP/gnode
+mkdir -p "$GROOT/pods"
+cp -a "$TEST_TMP/v1" "$TEST_TMP/g"
+for i in 1 2 3 4 5; do	# streams made at once: the store keeps three
+	echo "gc $i" >"$TEST_TMP/g/etc/motd"
+	eval "G$i=\$(import g)"
+	eval "pack \$G$i" && stream >"$TEST_TMP/g$i.stream"
+done
+test_expect_success 'image-import --gc keeps the three newest of a reference and what is used' '
+	test $(printf "%s\n" $G1 $G2 $G3 $G4 $G5 | sort -u | wc -l) -eq 5 &&
+	for i in 1 2; do
+		"$VZIMG" image-import --root "$GROOT" --gc --stdin <g$i.stream >/dev/null || exit 1
+	done &&
+	printf "{\"containers\":[{\"name\":\"c\",\"image\":\"%s\"}]}\n" $G1 >"$GROOT/pods/old.json" &&
+	for i in 3 4 5; do
+		"$VZIMG" image-import --root "$GROOT" --gc --stdin <g$i.stream >gc.json || exit 1
+	done &&
+	cat gc.json && grep -q "\"removed\":\[\"$G2\"\]" gc.json &&
+	for g in $G1 $G3 $G4 $G5; do test -d "$GROOT/images/$g" && test -f "$GROOT/images/$g.tar" || exit 1; done &&
+	test ! -e "$GROOT/images/$G2" && test ! -e "$GROOT/images/$G2.tar"
+'
+test_expect_success 'without --gc an import removes nothing' '
+	"$VZIMG" image-import --root "$GROOT" --stdin <g2.stream >imp.json &&
+	! grep -q removed imp.json && test $(ls -d "$GROOT"/images/*/ | wc -l) -eq 5
+'
+
 test_done
