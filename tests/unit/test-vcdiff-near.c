@@ -19,43 +19,7 @@
 #include "buf.h"
 #include "tap.h"
 #include "vcdiff.h"
-
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t
-rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 11);
-}
-
-static void
-fill_random(uint8_t *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)rnd();
-}
-
-/* A regular file holding p[0..n), at offset 0. */
-static int
-mem_fd(const void *p, size_t n)
-{
-	FILE *fp = tmpfile();
-	int fd;
-
-	if (fp == NULL)
-		abort();
-	fd = dup(fileno(fp));
-	fclose(fp);
-	if (n > 0 && write(fd, p, n) != (ssize_t)n)
-		abort();
-	lseek(fd, 0, SEEK_SET);
-	return fd;
-}
+#include "randfd.h"
 
 static int
 buf_write(void *arg, const void *p, size_t n, char *err, size_t errlen)

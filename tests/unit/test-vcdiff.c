@@ -17,42 +17,7 @@
 #include "buf.h"
 #include "tap.h"
 #include "vcdiff.h"
-
-static uint64_t rng = 0x12345678abcdefULL;
-
-static uint32_t
-rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 11);
-}
-
-static void
-fill_random(uint8_t *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)rnd();
-}
-
-static int
-mem_fd(const void *p, size_t n)
-{
-	FILE *fp = tmpfile();
-	int fd;
-
-	if (fp == NULL)
-		abort();
-	fd = dup(fileno(fp));
-	fclose(fp);
-	if (n > 0 && write(fd, p, n) != (ssize_t)n)
-		abort();
-	lseek(fd, 0, SEEK_SET);
-	return fd;
-}
+#include "randfd.h"
 
 static void
 slurp_fd(int fd, struct buf *b)
@@ -568,6 +533,7 @@ test_corrupt(void)
 int
 main(void)
 {
+	rng = 0x12345678abcdefULL;	/* the data these tests were written on */
 	test_roundtrips();
 	test_handmade();
 	test_corrupt();
