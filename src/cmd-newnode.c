@@ -678,8 +678,15 @@ step_sudo(struct newnode *n)
 		return 0;
 	}
 	buf_addf(&path, "/etc/sudoers.d/vzmaster-%s", n->user);
+	/*
+	 * !use_pty for vzexec: Debian's "Defaults use_pty" makes sudo relay
+	 * the command's I/O through a pipe even without a terminal, an extra
+	 * copy of every image pushed on vzexec's stdin.  No terminal is ever
+	 * involved there, which is what use_pty protects.
+	 */
 	buf_addf(&content, "# written by vzmaster newnode: %s runs vzexec as "
-	    "root\n%s ALL=(ALL:ALL) NOPASSWD: ALL\nDefaults:%s !requiretty\n",
+	    "root\n%s ALL=(ALL:ALL) NOPASSWD: ALL\nDefaults:%s !requiretty\n"
+	    "Defaults!" VZEXEC_REMOTE " !use_pty\n",
 	    n->user, n->user, n->user);
 	rc = install_file(n, "sudo", path.data, "440", "visudo", content.data,
 	    result, sizeof result);
