@@ -18,6 +18,14 @@
  * Tagged rules in chains that no longer drop are removed too.
  * Built into the static vzexec (libc, buf.c, json.c): the tools are run
  * with fork/execve and a pipe.
+ *
+ * A sync costs a few execs of those tools (over 100 ms), so the verbs skip
+ * it when the pod's hostPorts did not change (firewall_same_ports).  That
+ * is only safe while the last sync worked: firewall_sync_root keeps
+ * ROOT/run/firewall/POD.error (the error text) from a failed sync until
+ * one succeeds, and firewall_failed tells the verbs not to skip then.
+ * Syncs under one ROOT take turns (flock of ROOT/run/firewall/lock): two
+ * at once could both insert the same missing rule.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -27,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -675,6 +684,97 @@ firewall_sync(const char *pod, const struct json_value *spec, char *err,
 	return c.failed ? -1 : 0;
 }
 
+int
+firewall_same_ports(const struct json_value *a, const struct json_value *b)
+{
+	struct fw_want wa, wb;
+	char err[128];
+	size_t i, j;
+	int same = 0;
+
+	if (fw_want_from_spec(a, &wa, err, sizeof err) != 0) {
+		free(wa.v);
+		return 0;
+	}
+	if (fw_want_from_spec(b, &wb, err, sizeof err) != 0)
+		goto out;
+	/* Both are deduplicated: the same size, and every port of a in b. */
+	if (wa.n != wb.n)
+		goto out;
+	for (i = 0; i < wa.n; i++) {
+		for (j = 0; j < wb.n; j++) {
+			if (wa.v[i].port == wb.v[j].port &&
+			    strcmp(wa.v[i].proto, wb.v[j].proto) == 0)
+				break;
+		}
+		if (j == wb.n)
+			goto out;
+	}
+	same = 1;
+out:
+	free(wa.v);
+	free(wb.v);
+	return same;
+}
+
+static void
+fw_error_path(char *out, size_t outlen, const char *root, const char *pod)
+{
+	snprintf(out, outlen, "%s/run/firewall/%s.error", root, pod);
+}
+
+int
+firewall_failed(const char *root, const char *pod)
+{
+	char path[4200];
+
+	fw_error_path(path, sizeof path, root, pod);
+	/* Anything but a clear "no such file" counts as failed: then the
+	   caller syncs, which is never wrong, only slower. */
+	return access(path, F_OK) == 0 || errno != ENOENT;
+}
+
+int
+firewall_sync_root(const char *root, const char *pod,
+    const struct json_value *spec, char *err, size_t errlen)
+{
+	char dir[4096], path[4200], tmp[4300];
+	int lock = -1, fd, rc;
+
+	if (!spec_pod_name_ok(pod))
+		return firewall_sync(pod, spec, err, errlen);
+	snprintf(dir, sizeof dir, "%s/run/firewall", root);
+	if (mkdir_p(dir, 0755) == 0) {
+		snprintf(path, sizeof path, "%s/lock", dir);
+		if ((lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600))
+		    != -1) {
+			while (flock(lock, LOCK_EX) == -1 && errno == EINTR)
+				;
+		}
+	}
+	rc = firewall_sync(pod, spec, err, errlen);
+	fw_error_path(path, sizeof path, root, pod);
+	if (rc == 0)
+		(void)unlink(path);
+	else {
+		/* Best effort: without the file (read-only root?) a later
+		   verb may skip a sync it needed; the warning was printed. */
+		snprintf(tmp, sizeof tmp, "%s.tmp", path);
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0644)) != -1) {
+			if (write(fd, err, strlen(err)) < 0 ||
+			    write(fd, "\n", 1) < 0) {
+				/* the file's existence is what counts */
+			}
+			close(fd);
+			(void)rename(tmp, path);
+		}
+	}
+	if (lock != -1)
+		close(lock);
+	return rc;
+}
+
 /*
  * Hidden verb: firewall [--root DIR] POD.  Syncs from ROOT/pods/POD.json;
  * no such file closes the pod's ports.
@@ -703,7 +803,7 @@ firewall_main(const struct vzopts *o, const char *pod)
 		fprintf(stderr, "vzexec: firewall: '%s': %s\n", path, err);
 		goto out;
 	}
-	if (firewall_sync(pod, doc, err, sizeof err) != 0) {
+	if (firewall_sync_root(o->root, pod, doc, err, sizeof err) != 0) {
 		fprintf(stderr, "vzexec: firewall: '%s': %s\n", pod, err);
 		goto out;
 	}

@@ -6,7 +6,8 @@
  * replaces anything (a bad spec never stops a good pod), written with
  * fsync + rename, and the supervisor is told with SIGHUP.  Then the pod's
  * hostPorts are opened (spec-put) or closed (spec-rm) in the node's
- * firewall; a firewall failure is a warning: the pod runs regardless.
+ * firewall, unless they are the installed spec's (see firewall()); a
+ * firewall failure is a warning: the pod runs regardless.
  *
  * With --wait SECONDS both then wait on the node (podwait.c) until the pod
  * runs the spec just written and is ready, or is gone, and print status:
@@ -53,25 +54,43 @@ warn_flush(void)
 	buf_release(&held);
 }
 
-/* After the spec changed (or was found unchanged: repairs a ruleset that
-   was reloaded meanwhile).  doc NULL: the pod is gone. */
+/*
+ * After the spec changed (or was found unchanged: repairs a ruleset that
+ * was reloaded meanwhile).  doc NULL: the pod is gone.  old: the spec
+ * installed before (NULL: none, or not known).
+ *
+ * The sync is skipped when old wants the same hostPorts as the new spec
+ * (for spec-rm: old wanted none) and the last sync of the pod worked: the
+ * rules are in place, as a rolling update of a pod keeps its ports, and
+ * the sync's execs of nft/iptables were most of the time of a switch.  A
+ * ruleset reloaded without our rules (a reboot) is repaired by the
+ * supervisor when it starts and by `vzexec firewall POD`; rules are only
+ * ever added for hostPorts, so a spec without any left none to remove.
+ */
 static void
 firewall(const struct vzopts *o, const char *pod, const char *text,
-    size_t len)
+    size_t len, const struct buf *old)
 {
-	struct json_value *doc = NULL;
+	struct json_value *doc = NULL, *prev = NULL;
 	char err[512];
 	int bad;
 
-	if ((bad = text != NULL && json_parse(text, len, &doc, err,
-	    sizeof err) != 0) == 0)
-		bad = firewall_sync(pod, doc, err, sizeof err) != 0;
+	if (text != NULL && json_parse(text, len, &doc, err, sizeof err) != 0)
+		bad = 1;
+	else if (old != NULL && json_parse(old->data, old->len, &prev, err,
+	    sizeof err) == 0 && firewall_same_ports(prev, doc) &&
+	    !firewall_failed(o->root, pod))
+		bad = 0;
+	else
+		bad = firewall_sync_root(o->root, pod, doc, err,
+		    sizeof err) != 0;
 	if (bad && o->wait_s >= 0)
 		buf_addf(&held, "vzexec: warning: firewall: '%s': %s\n", pod,
 		    err);
 	else if (bad)
 		fprintf(stderr, "vzexec: warning: firewall: '%s': %s\n", pod,
 		    err);
+	json_free(prev);
 	json_free(doc);
 }
 
@@ -131,7 +150,7 @@ specput_put(const struct vzopts *o, const char *pod)
 	char dir[4096], path[4200], tmp[4300], err[512], hash[80];
 	ssize_t n;
 	char chunk[8192];
-	int fd = -1, rc = 1;
+	int fd = -1, rc = 1, have_old;
 
 	if (!spec_pod_name_ok(pod)) {
 		fprintf(stderr, "vzexec: spec-put: invalid pod name '%s'\n",
@@ -167,10 +186,11 @@ specput_put(const struct vzopts *o, const char *pod)
 		goto out;
 	}
 	snprintf(path, sizeof path, "%s/%s.json", dir, pod);
-	if (buf_read_file(&old, path, SPEC_MAX) == 0 && old.len == in.len &&
+	have_old = buf_read_file(&old, path, SPEC_MAX) == 0;
+	if (have_old && old.len == in.len &&
 	    memcmp(old.data, in.data, in.len) == 0) {
 		rc = 0;		/* unchanged: nothing to tell anyone */
-		firewall(o, pod, in.data, in.len);
+		firewall(o, pod, in.data, in.len, NULL);	/* a repair */
 		goto wait;
 	}
 	snprintf(tmp, sizeof tmp, "%s/.%s.json.tmp", dir, pod);
@@ -204,7 +224,7 @@ specput_put(const struct vzopts *o, const char *pod)
 	}
 	fsync_dir(dir);
 	rc = notify(o, "spec-put", pod);
-	firewall(o, pod, in.data, in.len);
+	firewall(o, pod, in.data, in.len, have_old ? &old : NULL);
 wait:
 	if (rc == 0 && o->wait_s >= 0)
 		rc = podwait(o->root, pod, hash, o->wait_s);
@@ -222,8 +242,9 @@ out:
 int
 specput_rm(const struct vzopts *o, const char *pod)
 {
+	struct buf old = BUF_INIT;
 	char dir[4096], path[4200];
-	int rc;
+	int rc, have_old;
 
 	if (!spec_pod_name_ok(pod)) {
 		fprintf(stderr, "vzexec: spec-rm: invalid pod name '%s'\n", pod);
@@ -231,7 +252,10 @@ specput_rm(const struct vzopts *o, const char *pod)
 	}
 	snprintf(dir, sizeof dir, "%s/pods", o->root);
 	snprintf(path, sizeof path, "%s/%s.json", dir, pod);
+	/* What it asked of the firewall, to skip closing ports it never had. */
+	have_old = buf_read_file(&old, path, SPEC_MAX) == 0;
 	if (unlink(path) == -1) {
+		buf_release(&old);
 		if (errno == ENOENT) {
 			/* Already gone: idempotent, but make sure a supervisor
 			   that missed the change hears of it. */
@@ -239,7 +263,7 @@ specput_rm(const struct vzopts *o, const char *pod)
 
 			if (pid > 0)
 				kill(pid, SIGHUP);
-			firewall(o, pod, NULL, 0);
+			firewall(o, pod, NULL, 0, NULL);
 			/* a copy may still be stopping from an earlier spec-rm */
 			rc = o->wait_s >= 0 ? podwait(o->root, pod, NULL,
 			    o->wait_s) : 0;
@@ -252,7 +276,8 @@ specput_rm(const struct vzopts *o, const char *pod)
 	}
 	fsync_dir(dir);
 	rc = notify(o, "spec-rm", pod);
-	firewall(o, pod, NULL, 0);
+	firewall(o, pod, NULL, 0, have_old ? &old : NULL);
+	buf_release(&old);
 	if (rc == 0 && o->wait_s >= 0)
 		rc = podwait(o->root, pod, NULL, o->wait_s);
 	warn_flush();

@@ -15,6 +15,11 @@
  *
  * Memory: the pods' parsed specs live as long as the pods; the loop itself
  * allocates nothing but the poll array, which is resized only on reload.
+ *
+ * Firewall: at start a child syncs the hostPorts of every installed pod
+ * (firewall_restore): after a reboot the distribution has loaded its own
+ * ruleset without our rules, and spec-put skips the sync while a pod's
+ * ports stay the same.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -707,6 +712,108 @@ load_specs(int adopt)
 	}
 }
 
+/* ---- firewall ---- */
+
+/* In the restore child: one pod; a failure is a warning in the log. */
+static int
+firewall_restore_pod(const char *name, const char *path)
+{
+	struct buf b = BUF_INIT;
+	struct json_value *doc = NULL;
+	char err[512];
+	int did = 0;
+
+	if (path != NULL && buf_read_file(&b, path, VZ_SPEC_MAX) != 0) {
+		if (errno != ENOENT)
+			vzlog(1, "firewall: cannot read '%s': %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	if (path != NULL && json_parse(b.data, b.len, &doc, err,
+	    sizeof err) != 0) {
+		vzlog(1, "firewall: '%s': %s", path, err);
+		goto out;
+	}
+	/* No hostPorts: no rules were ever added, unless a sync failed. */
+	if (firewall_same_ports(doc, NULL) && !firewall_failed(O->root, name))
+		goto out;
+	did = 1;
+	if (firewall_sync_root(O->root, name, doc, err, sizeof err) != 0)
+		vzlog(1, "firewall: '%s': %s", name, err);
+out:
+	json_free(doc);
+	buf_release(&b);
+	return did;
+}
+
+/*
+ * Bring back the rules of every installed pod, and take away those of a
+ * removed pod whose last sync failed.  In a child at low priority: the
+ * execs of nft/iptables take over 100 ms a pod and the containers must
+ * not wait for them.  The child is reaped like any other (reap() ignores
+ * pids it does not know).
+ */
+static void
+firewall_restore(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX], name[VZ_NAME_MAX + 1];
+	struct dirent *d;
+	DIR *dp;
+	size_t n;
+	int synced = 0, i;
+	pid_t pid;
+
+	if ((pid = fork()) == -1) {
+		vzlog(1, "firewall: cannot fork to restore the rules: %s",
+		    strerror(errno));
+		return;
+	}
+	if (pid > 0)
+		return;
+	/* The parent's handlers write to its self-pipe: not ours. */
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	close(sigpipe_fd[0]);
+	close(sigpipe_fd[1]);
+	if (nice(10) == -1) {
+		/* as urgent as the rest, then */
+	}
+	for (i = 0; i < 2; i++) {
+		/* 0: the installed specs; 1: failed syncs of removed pods */
+		snprintf(dir, sizeof dir, i == 0 ? "%s/pods" :
+		    "%s/run/firewall", O->root);
+		if ((dp = opendir(dir)) == NULL)
+			continue;
+		while ((d = readdir(dp)) != NULL) {
+			const char *ext = i == 0 ? ".json" : ".error";
+			size_t elen = strlen(ext);
+
+			n = strlen(d->d_name);
+			if (d->d_name[0] == '.' || n <= elen ||
+			    n - elen > VZ_NAME_MAX ||
+			    strcmp(d->d_name + n - elen, ext) != 0)
+				continue;
+			snprintf(name, sizeof name, "%.*s", (int)(n - elen),
+			    d->d_name);
+			if (!spec_pod_name_ok(name))
+				continue;
+			snprintf(path, sizeof path, "%s/pods/%s.json", O->root,
+			    name);
+			if (i == 1 && access(path, F_OK) == 0)
+				continue;	/* done in the first pass */
+			synced += firewall_restore_pod(name, i == 0 ? path :
+			    NULL);
+		}
+		closedir(dp);
+	}
+	if (synced > 0)
+		vzlog(0, "firewall: synced the rules of %d pod%s", synced,
+		    synced == 1 ? "" : "s");
+	_exit(0);
+}
+
 /* ---- probes ---- */
 
 static void
@@ -1039,6 +1146,7 @@ supervise_main(const struct vzopts *opts, const char *onespec)
 		    VZEXEC_VERSION, (int)getpid(), cgroup_mode_name(&cg));
 		load_specs(1);
 		kill_orphans();
+		firewall_restore();
 	}
 
 	for (;;) {

@@ -236,6 +236,17 @@ int	 podwait_refused(const char *root, const char *pod, const char *why);
  */
 int	 firewall_sync(const char *pod, const struct json_value *spec,
 	    char *err, size_t errlen);
+/* firewall_sync, noting a failure in ROOT/run/firewall/POD.error. */
+int	 firewall_sync_root(const char *root, const char *pod,
+	    const struct json_value *spec, char *err, size_t errlen);
+/* 1 when the last sync of POD failed (or may have): do not skip one. */
+int	 firewall_failed(const char *root, const char *pod);
+/*
+ * 1 when specs a and b (NULL: no spec) want the same set of hostPorts
+ * (port and protocol); 0 when not, or when either has a bad one.
+ */
+int	 firewall_same_ports(const struct json_value *a,
+	    const struct json_value *b);
 /* Hidden verb `firewall [--root DIR] POD`: sync from ROOT/pods/POD.json. */
 int	 firewall_main(const struct vzopts *, const char *pod);
 void	 nodeinfo_write(struct json_writer *, const char *root);

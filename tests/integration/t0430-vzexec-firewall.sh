@@ -235,6 +235,144 @@ test_expect_failure_code 2 'firewall verb: an invalid pod name is a usage error'
 	inns "$VZEXEC" firewall --root "$R" "../x"
 '
 
+# ---- when spec-put / spec-rm skip the sync, and the supervisor's restore ----
+
+# The sync is skipped when the hostPorts stay the same.  Proof that the
+# firewall tools did not run: a tagged rule deleted by hand stays deleted.
+# specv VERSION PORTS-JSON: a spec of web that differs by VERSION only
+specv() {
+	printf '{"vzspec":1,"name":"web","hash":"h%s","containers":[{"name":"c","image":"%s","ports":%s}]}\n' \
+	    "$1" "$IMG" "$2"
+}
+sput() { inns "$VZEXEC" spec-put --root "$R" web 2>>"$TEST_TMP/sput.err" || :; }
+del_rule() {	# del_rule PORT: delete web's nft rule for PORT by hand
+	_h=$(inns nft -a list chain inet filter input |
+	    sed -n "s/.*dport $1 .*comment \"vz:web\" # handle //p") &&
+	[ -n "$_h" ] && inns nft delete rule inet filter input handle "$_h"
+}
+# P2 reordered, the container without a hostPort gone: the same set
+P2R='[{"containerPort":53,"hostPort":5353,"protocol":"UDP"},{"containerPort":81,"hostPort":8090}]'
+FWERR=$R/run/firewall/web.error
+
+test_expect_success 'a failed sync is remembered in run/firewall/POD.error' '
+	test -s "$FWERR" &&
+	grep -q "bad hostPort" "$FWERR" &&
+	fw &&
+	! test -e "$FWERR"
+'
+
+test_expect_success 'spec-put: same hostPorts in a changed spec: no sync' '
+	specv 1 "$P2" | sput &&
+	test "$(nft_vz | wc -l)" -eq 2 &&
+	del_rule 8090 &&
+	test "$(nft_vz | wc -l)" -eq 1 &&
+	specv 2 "$P2R" | sput &&
+	grep -q "\"hash\":\"h2\"" "$R/pods/web.json" &&
+	nft_vz >vz.out && cat vz.out &&
+	test "$(wc -l <vz.out)" -eq 1 &&
+	grep -qx "udp dport 5353 accept comment \"vz:web\"" vz.out
+'
+
+test_expect_success 'spec-put: changed hostPorts: synced (the lost rule too)' '
+	specv 3 "$P3" | sput &&
+	nft_vz >vz.out && cat vz.out &&
+	test "$(wc -l <vz.out)" -eq 2 &&
+	grep -qx "tcp dport 8091 accept comment \"vz:web\"" vz.out &&
+	grep -qx "udp dport 5353 accept comment \"vz:web\"" vz.out &&
+	! grep -q 8090 vz.out
+'
+
+test_expect_success 'the firewall verb repairs what a skipped sync left' '
+	del_rule 8091 &&
+	specv 4 "$P3" | sput &&
+	grep -q "\"hash\":\"h4\"" "$R/pods/web.json" &&
+	test "$(nft_vz | wc -l)" -eq 1 &&
+	fw &&
+	test "$(nft_vz | wc -l)" -eq 2
+'
+
+test_expect_success 'spec-put: same hostPorts after a failed sync: synced' '
+	del_rule 8091 &&
+	echo "an earlier failure" >"$FWERR" &&
+	specv 5 "$P3" | sput &&
+	test "$(nft_vz | wc -l)" -eq 2 &&
+	! test -e "$FWERR"
+'
+
+test_expect_success 'spec-rm of a spec with hostPorts closes them' '
+	inns "$VZEXEC" spec-rm --root "$R" web 2>>"$TEST_TMP/sput.err" || :;
+	! test -e "$R/pods/web.json" &&
+	test "$(nft_vz | wc -l)" -eq 0
+'
+
+# A tagged rule put there by hand stands for "the tools would change
+# something": spec-rm of a spec that never had hostPorts does not look.
+test_expect_success 'spec-rm of a spec without hostPorts: no sync' '
+	specv 6 "[{\"containerPort\":9000}]" | sput &&
+	test "$(nft_vz | wc -l)" -eq 0 &&
+	inns nft insert rule inet filter input tcp dport 8099 accept comment "\"vz:web\"" &&
+	inns "$VZEXEC" spec-rm --root "$R" web 2>>"$TEST_TMP/sput.err" || :;
+	! test -e "$R/pods/web.json" &&
+	test "$(nft_vz | wc -l)" -eq 1 &&
+	fw &&
+	test "$(nft_vz | wc -l)" -eq 0
+'
+
+test_expect_success 'spec-put --wait keeps its first stderr line for the verdict' '
+	specv 7 "[{\"containerPort\":80,\"hostPort\":70000}]" |
+	    inns "$VZEXEC" spec-put --root "$R" --wait 1 web 2>wait.err ||
+	    echo "exit $?";
+	cat wait.err &&
+	head -1 wait.err | grep -q "no supervisor" &&
+	grep -q "^vzexec: warning: firewall: .web.: bad hostPort" wait.err &&
+	rm -f "$R/pods/web.json" && fw && ! test -e "$FWERR"
+'
+
+# The supervisor (in the namespace: its child syncs that firewall) brings
+# back rules lost since, as after a reboot.  Its containers cannot start
+# (no image here), which does not matter to the firewall.
+start_sup() {
+	ip netns exec "$NS" "$VZEXEC" supervise --root "$R" \
+	    --syslog "$TEST_TMP/no.sock" >>"$TEST_TMP/sup.out" 2>&1 &
+	SUP=$!
+	wait_until 10 test -f "$R/run/supervise.pid"
+}
+stop_sup() {
+	[ -n "${SUP:-}" ] && kill -TERM "$SUP" 2>/dev/null && wait "$SUP" 2>/dev/null
+	SUP=
+	rm -f "$R/run/supervise.pid"
+}
+test_at_exit stop_sup
+nft_vz_n() { [ "$(nft_vz | wc -l)" -eq "$1" ]; }
+SUPLOG=$R/run/log/vzexec.log
+
+test_expect_success 'supervisor start: restores a pod'"'"'s lost rules' '
+	specv 8 "$P2" >"$R/pods/web.json" &&
+	fw &&
+	del_rule 8090 && del_rule 5353 &&
+	nft_vz_n 0 &&
+	start_sup &&
+	wait_until 10 nft_vz_n 2 &&
+	nft_vz >vz.out && cat vz.out &&
+	grep -qx "tcp dport 8090 accept comment \"vz:web\"" vz.out &&
+	wait_until 10 grep -q "firewall: synced the rules of 1 pod$" "$SUPLOG"
+'
+
+test_expect_success 'supervisor restart: restores them again; a bad pod is a warning' '
+	stop_sup &&
+	del_rule 8090 &&
+	nft_vz_n 1 &&
+	printf "{\"vzspec\":1,\"name\":\"bad\",\"containers\":[{\"name\":\"c\",\"image\":\"%s\",\"ports\":[{\"containerPort\":1,\"hostPort\":70000}]}]}\n" \
+	    "$IMG" >"$R/pods/bad.json" &&
+	start_sup &&
+	wait_until 10 nft_vz_n 2 &&
+	wait_until 10 grep -q "firewall: .bad.: bad hostPort" "$SUPLOG" &&
+	kill -0 "$SUP" &&
+	stop_sup &&
+	rm -f "$R/pods/bad.json" "$R/pods/web.json" "$R/run/firewall/bad.error" &&
+	fw && nft_vz_n 0
+'
+
 # ---- iptables (nf_tables backend here) and ip6tables ----
 
 test_expect_success 'iptables: a DROP INPUT policy gets one rule per hostPort' '
