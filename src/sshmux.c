@@ -327,16 +327,30 @@ get_str(struct rd *r, struct buf *b)
 	r->left -= len;
 }
 
+/* Wait until fd is ready for events: 0, or -2 when deadline (0: none)
+   passes first. */
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd;
+	int left = -1;
+
+	pfd.fd = fd;
+	pfd.events = events;
+	if (deadline > 0) {
+		if (deadline - mono_ms() <= 0)
+			return -2;
+		left = (int)(deadline - mono_ms());
+	}
+	return poll(&pfd, 1, left) == 0 ? -2 : 0;
+}
+
 /* Write all of p to a non-blocking fd before deadline (0: none). */
 static int
 write_all(int fd, const void *p, size_t len, int64_t deadline)
 {
-	struct pollfd pfd;
 	ssize_t n;
-	int left;
 
-	pfd.fd = fd;
-	pfd.events = POLLOUT;
 	while (len > 0) {
 		n = send(fd, p, len, MSG_NOSIGNAL);
 		if (n > 0) {
@@ -346,13 +360,7 @@ write_all(int fd, const void *p, size_t len, int64_t deadline)
 		}
 		if (n == -1 && errno != EAGAIN && errno != EINTR)
 			return -1;
-		left = -1;
-		if (deadline > 0) {
-			if (deadline - mono_ms() <= 0)
-				return -2;
-			left = (int)(deadline - mono_ms());
-		}
-		if (poll(&pfd, 1, left) == 0)
+		if (wait_fd(fd, POLLOUT, deadline) == -2)
 			return -2;
 	}
 	return 0;
@@ -362,12 +370,8 @@ write_all(int fd, const void *p, size_t len, int64_t deadline)
 static int
 read_all(int fd, void *p, size_t len, int64_t deadline)
 {
-	struct pollfd pfd;
 	ssize_t n;
-	int left;
 
-	pfd.fd = fd;
-	pfd.events = POLLIN;
 	while (len > 0) {
 		n = read(fd, p, len);
 		if (n > 0) {
@@ -377,13 +381,7 @@ read_all(int fd, void *p, size_t len, int64_t deadline)
 		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			return -1;
-		left = -1;
-		if (deadline > 0) {
-			if (deadline - mono_ms() <= 0)
-				return -2;
-			left = (int)(deadline - mono_ms());
-		}
-		if (poll(&pfd, 1, left) == 0)
+		if (wait_fd(fd, POLLIN, deadline) == -2)
 			return -2;
 	}
 	return 0;
