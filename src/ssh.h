@@ -212,7 +212,7 @@ int	vz_ssh_parse_timeout(const char *);
 
 /* ---- connection reuse ---- */
 
-#define VZ_SSH_PERSIST_DEFAULT	60	/* seconds */
+#define VZ_SSH_PERSIST_DEFAULT	90	/* s: cron runs every 60 s, plus slack */
 #define VZ_SSH_PERSIST_MAX	86400
 
 /*

@@ -54,7 +54,7 @@ static const char global_help[] =
 "  -j N            talk to at most N nodes at once (default: 16)\n"
 "      --persist TIME  keep SSH connections open for the next run this long\n"
 "                  after it (30, 90s, 10m, 1h; 0: off; default:\n"
-"                  $VZMASTER_PERSIST, else 60 s)\n"
+"                  $VZMASTER_PERSIST, else 90 s)\n"
 "      --json      machine-readable output\n"
 "  -q, --quiet     only errors\n"
 "  -v, --verbose   more detail (repeat for more)\n"

@@ -406,13 +406,13 @@ test_persist(void)
 		ok(err[0] != '\0' && s == 7, "with a message, value untouched");
 	}
 	unsetenv("VZMASTER_PERSIST");
-	is_int(vz_ssh_persist_default(), 60, "default persist is 60 s");
+	is_int(vz_ssh_persist_default(), 90, "default persist is 90 s");
 	setenv("VZMASTER_PERSIST", "5m", 1);
 	is_int(vz_ssh_persist_default(), 300, "VZMASTER_PERSIST=5m");
 	setenv("VZMASTER_PERSIST", "0", 1);
 	is_int(vz_ssh_persist_default(), 0, "VZMASTER_PERSIST=0 turns it off");
 	setenv("VZMASTER_PERSIST", "soon", 1);
-	is_int(vz_ssh_persist_default(), 60, "a bad VZMASTER_PERSIST: 60 s");
+	is_int(vz_ssh_persist_default(), 90, "a bad VZMASTER_PERSIST: 90 s");
 	unsetenv("VZMASTER_PERSIST");
 	d = vz_ssh_persist_dir("cloud/.vzmaster");
 	is_str(d, "cloud/.vzmaster/cm", "holder sockets under the state dir");
