@@ -682,13 +682,16 @@ place_new(struct ctx *c, struct ppod *pp)
 	}
 }
 
-/* Updates one node per wave (node name order), KEEPs for the rest. */
+/*
+ * Updates in waves of max_unavailable nodes (one by default), in node name
+ * order; KEEPs for the rest.
+ */
 static void
 roll(struct ctx *c, struct ppod *pp)
 {
 	const struct plan_pod *p = pp->in;
 	size_t i, j;
-	int wave = 0;
+	int nup = 0, per = p->max_unavailable > 1 ? p->max_unavailable : 1;
 
 	/* ex[] is in node order: nodes were walked in sorted order. */
 	for (i = 0; i < pp->nex; i++) {
@@ -709,7 +712,7 @@ roll(struct ctx *c, struct ppod *pp)
 		} else {
 			a = add_action(c, PLAN_UPDATE, PLAN_REASON_NONE,
 			    PLAN_PHASE_UPDATE, p->name, pn->in->name);
-			a->wave = ++wave;
+			a->wave = 1 + nup++ / per;
 			a->mode = p->n_host_ports > 0 ? PLAN_STOP_FIRST :
 			    PLAN_SIDE_BY_SIDE;
 		}

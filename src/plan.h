@@ -78,6 +78,8 @@ struct plan_kv {
 struct plan_pod {
 	const char		*name;
 	int			 replicas;
+	int			 max_unavailable; /* nodes updated per wave; < 2:
+						   one */
 	const char		*spec_hash;	/* hash of the desired node spec,
 						   image ids included */
 	int64_t			 mem_request;	/* bytes: requests, else limits,

@@ -1707,12 +1707,73 @@ get_metadata(struct ctx *c, const struct yt_node *m, const char *path,
 		get_kvlist(c, v, p, &pod->annotations, 0);
 }
 
+/*
+ * spec.strategy: how many replicas a rolling update takes down at once.
+ * RollingUpdate's maxUnavailable is a count or a percentage of replicas
+ * (rounded down, as Kubernetes does); Recreate is all of them.  Unlike
+ * Kubernetes, the default is one: the other replicas keep serving.  A
+ * result of 0 counts as one, since a node that cannot run two copies of a
+ * pod (hostPort) must stop one.  maxSurge has no meaning here (a node
+ * runs a side-by-side copy only while its own switch lasts).
+ */
+static void
+get_strategy(struct ctx *c, const struct yt_node *m, struct pod *pod)
+{
+	static const char *const known[] = { "type", "rollingUpdate", NULL };
+	static const char *const rknown[] = { "maxUnavailable", NULL };
+	static const char *const rignored[] = { "maxSurge", NULL };
+	const struct yt_node *v, *ru;
+	char *type = NULL, *end;
+	int64_t n;
+	long pct;
+
+	if (!expect_map(c, m, "spec.strategy"))
+		return;
+	check_fields(c, m, "spec.strategy", known, NULL);
+	if (present(v = yt_get(m, "type")) &&
+	    (type = get_str(c, v, "spec.strategy.type")) != NULL) {
+		if (strcmp(type, "Recreate") == 0)
+			pod->max_unavailable = -1;
+		else if (strcmp(type, "RollingUpdate") != 0)
+			perr(c, v, "spec.strategy.type", "expected RollingUpdate "
+			    "or Recreate, got '%s'", type);
+	}
+	if (!present(ru = yt_get(m, "rollingUpdate")))
+		goto out;
+	if (type != NULL && strcmp(type, "Recreate") == 0) {
+		perr(c, ru, "spec.strategy.rollingUpdate", "not allowed with "
+		    "type Recreate");
+		goto out;
+	}
+	if (!expect_map(c, ru, "spec.strategy.rollingUpdate"))
+		goto out;
+	check_fields(c, ru, "spec.strategy.rollingUpdate", rknown, rignored);
+	if (!present(v = yt_get(ru, "maxUnavailable")))
+		goto out;
+	if (v->type == YT_SCALAR && v->kind == YT_STR && v->len > 1 &&
+	    v->str[v->len - 1] == '%') {
+		errno = 0;
+		pct = strtol(v->str, &end, 10);
+		if (end != v->str + v->len - 1 || errno != 0 || pct < 0 ||
+		    pct > 100 || !isdigit((unsigned char)v->str[0]))
+			perr(c, v, "spec.strategy.rollingUpdate.maxUnavailable",
+			    "expected a percentage from 0%% to 100%%, got '%s'",
+			    v->str);
+		else
+			pod->max_unavailable_pct = (int)pct + 1;
+	} else if (get_int(c, v, "spec.strategy.rollingUpdate.maxUnavailable",
+	    0, 1000, &n) == 0)
+		pod->max_unavailable = n > 0 ? (int)n : 1;
+out:
+	free(type);
+}
+
 static void
 get_deployment(struct ctx *c, const struct yt_node *m, struct pod *pod)
 {
 	static const char *const known[] = { "replicas", "selector",
-	    "template", NULL };
-	static const char *const ignored[] = { "strategy", "minReadySeconds",
+	    "template", "strategy", NULL };
+	static const char *const ignored[] = { "minReadySeconds",
 	    "revisionHistoryLimit", "progressDeadlineSeconds", "paused",
 	    NULL };
 	const struct yt_node *v, *sel, *tpl, *ml = NULL;
@@ -1725,6 +1786,16 @@ get_deployment(struct ctx *c, const struct yt_node *m, struct pod *pod)
 	if (present(v = yt_get(m, "replicas")) &&
 	    get_int(c, v, "spec.replicas", 0, 1000, &r) == 0)
 		pod->replicas = (int)r;
+	if (present(v = yt_get(m, "strategy")))
+		get_strategy(c, v, pod);
+	/* replicas and strategy come in any order: resolve now */
+	if (pod->max_unavailable == -1)
+		pod->max_unavailable = pod->replicas;
+	else if (pod->max_unavailable_pct > 0)
+		pod->max_unavailable = pod->replicas *
+		    (pod->max_unavailable_pct - 1) / 100;
+	if (pod->max_unavailable < 1)
+		pod->max_unavailable = 1;
 	if (!present(sel = yt_get(m, "selector")))
 		perr(c, m, "spec.selector", "required field missing");
 	else if (expect_map(c, sel, "spec.selector")) {
@@ -1802,6 +1873,7 @@ load_doc(struct ctx *c, const struct yt_doc *doc, struct pod_set *set)
 	pod.line = m->line;
 	pod.col = m->col;
 	pod.replicas = 1;
+	pod.max_unavailable = 1;
 	pod.termination_grace_seconds = 30;
 	pod.restart_policy = RESTART_ALWAYS;
 	pod.file = xstrdup(c->file);

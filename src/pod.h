@@ -164,6 +164,9 @@ struct pod {
 	const char		*kind;		/* "Pod" or "Deployment"
 						   (static string) */
 	int			 replicas;	/* 1 for a Pod; >= 0 */
+	int			 max_unavailable; /* replicas a rolling update
+						   takes down at once, >= 1 */
+	int			 max_unavailable_pct; /* parsing: percent + 1 */
 	char			*file;		/* manifest path as given */
 	int			 line, col;	/* the document's top mapping */
 	struct kvlist		 labels;	/* Pod: metadata.labels;

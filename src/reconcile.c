@@ -326,6 +326,7 @@ reconcile_plan(struct reconcile *r)
 
 		pp->name = p->name;
 		pp->replicas = p->replicas;
+		pp->max_unavailable = p->max_unavailable;
 		if (d->failed) {
 			/* Keep what runs; it can still be re-placed. */
 			pp->spec_hash = deployed_hash(r, p->name, r->spec_dir);

@@ -738,6 +738,21 @@ test_rolling(void)
 	    "update web b1 w3 stop-first", "", NULL);
 	CHECK("rolling: unreachable node not updated", two, cut, &defopts,
 	    "update web a1 w1 side-by-side", "", NULL);
+	{
+		struct plan_pod two_at_once[] = { POD("web", 3, "h2",
+		    .max_unavailable = 2) };
+		struct plan_pod all_at_once[] = { POD("web", 3, "h2",
+		    PORTS(80), .max_unavailable = 3) };
+
+		CHECK("rolling: maxUnavailable 2 updates two nodes a wave",
+		    two_at_once, nodes, &defopts, "update web a1 w1 "
+		    "side-by-side; update web a2 w1 side-by-side; update web "
+		    "b1 w2 side-by-side", "", NULL);
+		CHECK("rolling: Recreate (all replicas) is one wave",
+		    all_at_once, nodes, &defopts, "update web a1 w1 "
+		    "stop-first; update web a2 w1 stop-first; update web b1 "
+		    "w1 stop-first", "", NULL);
+	}
 }
 
 static void

@@ -370,6 +370,22 @@ out:
 	diag_release(&d);
 	free(file);
 
+	file = corpus("valid/strategy.yaml");
+	memset(&d, 0, sizeof d);
+	is_int(pod_load(file, &set, &d), 0, "strategy.yaml loads");
+	is_int(d.warnings, 1, "maxSurge is ignored with a warning");
+	p = pod_find(&set, "quarter");
+	ok(p != NULL && p->max_unavailable == 2, "25% of 10 replicas is 2");
+	p = pod_find(&set, "count3");
+	ok(p != NULL && p->max_unavailable == 3, "a count is taken as is");
+	p = pod_find(&set, "recreate");
+	ok(p != NULL && p->max_unavailable == 4, "Recreate: all 4 at once");
+	p = pod_find(&set, "zero");
+	ok(p != NULL && p->max_unavailable == 1, "0% still moves one at a time");
+	pod_set_release(&set);
+	diag_release(&d);
+	free(file);
+
 	file = corpus("valid/deployment.yaml");
 	memset(&d, 0, sizeof d);
 	is_int(pod_load(file, &set, &d), 0, "deployment.yaml loads");
@@ -385,6 +401,8 @@ out:
 	}
 	p = pod_find(&set, "worker");
 	ok(p != NULL && p->replicas == 1, "replicas default to 1");
+	ok(p != NULL && p->max_unavailable == 1,
+	    "a rolling update takes one replica down at a time by default");
 	if (p != NULL)
 		is_int(p->containers[0].image.transport, IMAGE_DOCKER_ARCHIVE,
 		    "docker-archive");
