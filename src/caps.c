@@ -15,18 +15,6 @@
 
 #include "vzexec.h"
 
-static const char *const cap_names[] = {
-	"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID",
-	"KILL", "SETGID", "SETUID", "SETPCAP", "LINUX_IMMUTABLE",
-	"NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-	"IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT",
-	"SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-	"SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE",
-	"AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE",
-	"MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
-	"PERFMON", "BPF", "CHECKPOINT_RESTORE"
-};
-#define NCAPNAMES (int)(sizeof cap_names / sizeof cap_names[0])
 
 /* Podman's and crun's default set (containers.conf default_capabilities). */
 static const int cap_default[] = {
@@ -45,7 +33,7 @@ caps_last_cap(void)
 
 	if (last >= 0)
 		return last;
-	last = NCAPNAMES - 1;
+	last = VZ_NCAPNAMES - 1;
 	if ((fd = open("/proc/sys/kernel/cap_last_cap",
 	    O_RDONLY | O_CLOEXEC)) != -1) {
 		r = read(fd, b, sizeof b - 1);
@@ -53,25 +41,11 @@ caps_last_cap(void)
 			b[r] = '\0';
 			last = (int)strtol(b, NULL, 10);
 			if (last < 0 || last > 63)
-				last = NCAPNAMES - 1;
+				last = VZ_NCAPNAMES - 1;
 		}
 		close(fd);
 	}
 	return last;
-}
-
-int
-caps_from_name(const char *s)
-{
-	int i;
-
-	if (strncasecmp(s, "CAP_", 4) == 0)
-		s += 4;
-	for (i = 0; i < NCAPNAMES; i++) {
-		if (strcasecmp(s, cap_names[i]) == 0)
-			return i;
-	}
-	return -1;
 }
 
 static int
@@ -89,7 +63,7 @@ caps_list(const struct json_value *a, uint64_t *mask, char *err,
 			*mask = ~0ULL;
 			continue;
 		}
-		if ((c = caps_from_name(a->items[i]->str)) < 0) {
+		if ((c = vz_cap_index(a->items[i]->str)) < 0) {
 			snprintf(err, errlen, "unknown capability '%s'",
 			    a->items[i]->str);
 			return -1;

@@ -30,6 +30,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "names.h"
 #include "nodelogs.h"
 
 extern char **environ;
@@ -59,16 +60,7 @@ static const char usage_text[] =
 int
 nodelogs_valid_name(const char *s)
 {
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > NL_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	}
-	return 1;
+	return vz_dns_label(s, NL_NAME_MAX);
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant). */

@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "names.h"
 #include "pod.h"
 #include "yamltree.h"
 
@@ -315,30 +316,13 @@ check_fields(struct ctx *c, const struct yt_node *m, const char *path,
 
 /* ---------- names ---------- */
 
-static int
-dns_label(const char *s, size_t max)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > max)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    (ch == '-' && i != 0 && i != n - 1)))
-			return 0;
-	}
-	return 1;
-}
-
 /* Get a required DNS-1123 label; NULL after an error. */
 static char *
 get_name(struct ctx *c, const struct yt_node *n, const char *path)
 {
 	char *s = get_str(c, n, path);
 
-	if (s != NULL && !dns_label(s, 63)) {
+	if (s != NULL && !vz_dns_label(s, VZ_LABEL_MAX)) {
 		perr(c, n, path, "'%s' is not a valid name: expected at most "
 		    "63 characters a-z, 0-9 and '-', starting and ending with "
 		    "a letter or digit", s);
@@ -618,18 +602,6 @@ out:
 
 /* ---------- containers ---------- */
 
-static const char *const cap_names[] = {
-	"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID",
-	"KILL", "SETGID", "SETUID", "SETPCAP", "LINUX_IMMUTABLE",
-	"NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-	"IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT",
-	"SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-	"SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE",
-	"AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE",
-	"MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
-	"PERFMON", "BPF", "CHECKPOINT_RESTORE", "ALL", NULL
-};
-
 static void
 get_caps(struct ctx *c, const struct yt_node *n, const char *path,
     struct strlist *out)
@@ -649,7 +621,7 @@ get_caps(struct ctx *c, const struct yt_node *n, const char *path,
 		for (j = 0; s[j] != '\0'; j++)
 			s[j] = (char)toupper((unsigned char)s[j]);
 		name = strncmp(s, "CAP_", 4) == 0 ? s + 4 : s;
-		if (!in_list(name, cap_names)) {
+		if (strcmp(name, "ALL") != 0 && vz_cap_index(name) < 0) {
 			perr(c, n->items[i], p, "unknown capability '%s': "
 			    "expected a Linux capability such as NET_ADMIN "
 			    "or NET_BIND_SERVICE, or ALL", n->items[i]->str);

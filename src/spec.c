@@ -35,16 +35,7 @@ spec_fnv(const void *p, size_t len, uint64_t h)
 int
 spec_name_ok(const char *s)
 {
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > VZ_LABEL_MAX || s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	}
-	return 1;
+	return vz_dns_label(s, VZ_LABEL_MAX);
 }
 
 /* A pod name on the node: a label, or a label + ".next" (see vzexec.h). */

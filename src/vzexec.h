@@ -13,12 +13,12 @@
 #include <time.h>
 
 #include "json.h"
+#include "names.h"
 
 struct buf;
 
 #define VZEXEC_VERSION		"0.2.0"
 #define VZ_DEFAULT_ROOT		"/var/lib/vz"
-#define VZ_LABEL_MAX		63	/* DNS-1123 label */
 /* A pod instance name: a label, or a label + ".next" (the new version
  * of a pod started beside the old one during a side-by-side update). */
 #define VZ_NEXT_SUFFIX		".next"
@@ -128,7 +128,6 @@ uint64_t spec_fnv(const void *, size_t, uint64_t);
 /* ---- caps.c ---- */
 
 int	 caps_last_cap(void);
-int	 caps_from_name(const char *);
 /* Default set minus drop plus add; -1 and err on an unknown name. */
 int	 caps_compute(const struct json_value *cspec, uint64_t *out,
 	    char *err, size_t errlen);

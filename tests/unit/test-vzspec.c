@@ -117,7 +117,7 @@ main(void)
 		json_free(v);
 	} else
 		ok(0, "parse: %s", err);
-	is_int(caps_from_name("CAP_SYS_ADMIN"), 21, "CAP_ prefix accepted");
+	is_int(vz_cap_index("CAP_SYS_ADMIN"), 21, "CAP_ prefix accepted");
 	ok(spec_name_ok("a-b1") && !spec_name_ok("-a") && !spec_name_ok("A"),
 	    "DNS-1123 labels");
 	ok(spec_pod_name_ok("web") && spec_pod_name_ok("web.next"),
