@@ -17,7 +17,7 @@
  *    (/proc/net/ip*_tables_names), as it filters independently of nft.
  * Tagged rules in chains that no longer drop are removed too.
  * Built into the static vzexec (libc, buf.c, json.c): the tools are run
- * with fork/execve and a pipe.
+ * with fork/execve and a pipe (child.c).
  *
  * A sync costs a few execs of those tools (over 100 ms), so the verbs skip
  * it when the pod's hostPorts did not change (firewall_same_ports).  That
@@ -41,10 +41,9 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "child.h"
 #include "json.h"
 #include "vzexec.h"
-
-extern char **environ;
 
 #define FW_OUT_MAX	(64u << 20)	/* a ruleset larger than this: refuse */
 #define FW_TAG_MAX	(VZ_NAME_MAX + 8)
@@ -90,19 +89,6 @@ fw_fail(struct fw_ctx *c, const char *fmt, ...)
 	}
 }
 
-static const char *
-fw_find_bin(const char *name, char *out, size_t outlen)
-{
-	size_t i;
-
-	for (i = 0; fw_bindirs[i] != NULL; i++) {
-		snprintf(out, outlen, "%s/%s", fw_bindirs[i], name);
-		if (access(out, X_OK) == 0)
-			return out;
-	}
-	return NULL;
-}
-
 /*
  * Run argv (argv[0] a full path) to completion.  Its stdout goes to out;
  * its stderr too when with_stderr (for messages), else to /dev/null (for
@@ -114,33 +100,12 @@ fw_run(char *const *argv, struct buf *out, int with_stderr)
 	char tmp[16384];
 	ssize_t n;
 	pid_t pid;
-	int p[2], nul, st;
+	int fd, st;
 
-	if (pipe(p) != 0)
+	if ((pid = vz_child_start(argv, with_stderr, &fd)) == -1)
 		return -1;
-	if ((pid = fork()) == -1) {
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(p[1], 1);
-		if (with_stderr)
-			dup2(p[1], 2);
-		if ((nul = open("/dev/null", O_RDWR)) != -1) {
-			dup2(nul, 0);
-			if (!with_stderr)
-				dup2(nul, 2);
-		}
-		close(p[0]);
-		close(p[1]);
-		signal(SIGPIPE, SIG_DFL);
-		execve(argv[0], argv, environ);
-		_exit(127);
-	}
-	close(p[1]);
 	for (;;) {
-		n = read(p[0], tmp, sizeof tmp);
+		n = read(fd, tmp, sizeof tmp);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -148,16 +113,13 @@ fw_run(char *const *argv, struct buf *out, int with_stderr)
 		if (out->len + (size_t)n <= FW_OUT_MAX)
 			buf_add(out, tmp, (size_t)n);
 	}
-	close(p[0]);
-	while (waitpid(pid, &st, 0) == -1) {
-		if (errno != EINTR)
-			return -1;
-	}
+	close(fd);
+	st = vz_child_wait(pid);
 	if (out->len > 0 && out->data[out->len - 1] == '\n')
 		out->len--;
 	buf_addc(out, '\0');
 	out->len--;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return st;
 }
 
 /* Run a command that changes the ruleset; on failure say which. */
@@ -664,12 +626,13 @@ firewall_sync(const char *pod, const struct json_value *spec, char *err,
 	c.errlen = errlen;
 
 	for (i = 0; i < 2; i++) {
-		if (fw_find_bin(xt[i].bin, path[i], sizeof path[i]) == NULL)
+		if (vz_find_bin(fw_bindirs, xt[i].bin, path[i],
+		    sizeof path[i]) == NULL)
 			continue;
 		have[i] = 1;
 		isnft[i] = fw_xt_is_nft(path[i]);
 	}
-	if (fw_find_bin("nft", nft, sizeof nft) != NULL)
+	if (vz_find_bin(fw_bindirs, "nft", nft, sizeof nft) != NULL)
 		fw_nft(&c, nft, isnft[0], isnft[1]);
 	for (i = 0; i < 2; i++) {
 		if (have[i])
@@ -677,7 +640,8 @@ firewall_sync(const char *pod, const struct json_value *spec, char *err,
 		/* Legacy tables filter on their own, beside nf_tables;
 		   asking an absent one would load it: only when present. */
 		if (isnft[i] && fw_legacy_loaded(xt[i].proc) &&
-		    fw_find_bin(xt[i].legacy, legacy, sizeof legacy) != NULL)
+		    vz_find_bin(fw_bindirs, xt[i].legacy, legacy,
+		    sizeof legacy) != NULL)
 			fw_xt(&c, legacy);
 	}
 	free(want.v);

@@ -11,7 +11,8 @@
  *     they never repeat a line of the other sources.
  * Only one of the first three is read, as they usually hold the same lines
  * (journald forwards to rsyslog).  Children are run with fork/execve and a
- * pipe: this is built into the static musl vzexec, no threads, no popen.
+ * pipe (child.c): this is built into the static musl vzexec, no threads,
+ * no popen.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,11 +30,10 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "child.h"
 #include "json.h"
 #include "names.h"
 #include "nodelogs.h"
-
-extern char **environ;
 
 #define NL_DEFAULT_ROOT		"/var/lib/vz"
 #define NL_DEFAULT_LINES	100
@@ -784,63 +784,6 @@ scan_fallback(struct nl_run *r, int once)
 	closedir(d);
 }
 
-static const char *
-find_bin(const char *name, char *out, size_t outlen)
-{
-	size_t i;
-
-	for (i = 0; nl_bindirs[i] != NULL; i++) {
-		snprintf(out, outlen, "%s/%s", nl_bindirs[i], name);
-		if (access(out, X_OK) == 0)
-			return out;
-	}
-	return NULL;
-}
-
-/* Start argv with stdout on a pipe (stderr to /dev/null).  pid or -1. */
-static pid_t
-child_start(char *const *argv, int *fdp)
-{
-	int p[2], nul;
-	pid_t pid;
-
-	if (pipe(p) != 0)
-		return -1;
-	if ((pid = fork()) == -1) {
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(p[1], 1);
-		if ((nul = open("/dev/null", O_RDWR)) != -1) {
-			dup2(nul, 0);
-			dup2(nul, 2);
-		}
-		close(p[0]);
-		close(p[1]);
-		signal(SIGPIPE, SIG_DFL);
-		execve(argv[0], argv, environ);
-		_exit(127);
-	}
-	close(p[1]);
-	(void)fcntl(p[0], F_SETFD, FD_CLOEXEC);
-	*fdp = p[0];
-	return pid;
-}
-
-static int
-child_wait(pid_t pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) == -1) {
-		if (errno != EINTR)
-			return -1;
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 struct child_sink {
 	void	(*line)(struct nl_run *, const char *, size_t);
 };
@@ -866,7 +809,7 @@ child_run(struct nl_run *r, char *const *argv,
 	pid_t pid;
 	int fd, st;
 
-	if ((pid = child_start(argv, &fd)) == -1) {
+	if ((pid = vz_child_start(argv, 0, &fd)) == -1) {
 		fprintf(stderr, "vzexec: logs: cannot run '%s': %s\n", argv[0],
 		    strerror(errno));
 		return -1;
@@ -892,7 +835,7 @@ child_run(struct nl_run *r, char *const *argv,
 	close(fd);
 	if (total > NL_CHILD_MAX)
 		kill(pid, SIGTERM);
-	st = child_wait(pid);
+	st = vz_child_wait(pid);
 	buf_release(&part);
 	if (st != 0) {
 		fprintf(stderr, "vzexec: logs: '%s' exited with status %d\n",
@@ -1043,7 +986,7 @@ pick_source(struct nl_run *r, char *jb, size_t jblen, char *lb, size_t lblen)
 	if (r->nsysfiles > 0)
 		return SRC_FILES;
 	if (stat("/run/systemd/journal/socket", &st) == 0 &&
-	    (r->jbin = find_bin("journalctl", jb, jblen)) != NULL)
+	    (r->jbin = vz_find_bin(nl_bindirs, "journalctl", jb, jblen)) != NULL)
 		return SRC_JOURNAL;
 	for (i = 0; nl_syslog_files[i] != NULL; i++) {
 		if (stat(nl_syslog_files[i], &st) == 0 && S_ISREG(st.st_mode)) {
@@ -1054,7 +997,7 @@ pick_source(struct nl_run *r, char *jb, size_t jblen, char *lb, size_t lblen)
 	}
 	if (r->nsysfiles > 0)
 		return SRC_FILES;
-	if ((r->lbin = find_bin("logread", lb, lblen)) != NULL)
+	if ((r->lbin = vz_find_bin(nl_bindirs, "logread", lb, lblen)) != NULL)
 		return SRC_LOGREAD;
 	return SRC_NONE;
 }
@@ -1103,13 +1046,13 @@ follow(struct nl_run *r, char **ids, size_t nids)
 		argv = journal_argv(r, 1, journal_cursor, ids,
 		    r->ctr != NULL ? nids : 0, &nb, &sb, &cb);
 		fn = take_journal;
-		pid = child_start(argv, &fd);
+		pid = vz_child_start(argv, 0, &fd);
 	} else if (r->src == SRC_LOGREAD) {
 		lrargv[0] = (char *)r->lbin;
 		lrargv[1] = "-f";	/* new lines only (-F would repeat) */
 		lrargv[2] = NULL;
 		fn = logread_line;
-		pid = child_start(lrargv, &fd);
+		pid = vz_child_start(lrargv, 0, &fd);
 	}
 	if ((r->src == SRC_JOURNAL || r->src == SRC_LOGREAD) && pid == -1)
 		fprintf(stderr, "vzexec: logs: cannot follow: %s\n",
@@ -1146,7 +1089,7 @@ follow(struct nl_run *r, char **ids, size_t nids)
 		kill(pid, SIGTERM);
 		if (fd != -1)
 			close(fd);
-		(void)child_wait(pid);
+		(void)vz_child_wait(pid);
 	}
 	free(argv);
 	buf_release(&nb);
