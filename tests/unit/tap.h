@@ -14,6 +14,11 @@
 
 static int tap_count, tap_failed;
 
+/* The description is a printf format: the compiler checks it ("25%%"). */
+static inline int
+tap_result(int pass, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 static inline int
 tap_result(int pass, const char *file, int line, const char *fmt, ...)
 {

@@ -375,13 +375,13 @@ out:
 	is_int(pod_load(file, &set, &d), 0, "strategy.yaml loads");
 	is_int(d.warnings, 1, "maxSurge is ignored with a warning");
 	p = pod_find(&set, "quarter");
-	ok(p != NULL && p->max_unavailable == 2, "25% of 10 replicas is 2");
+	ok(p != NULL && p->max_unavailable == 2, "25%% of 10 replicas is 2");
 	p = pod_find(&set, "count3");
 	ok(p != NULL && p->max_unavailable == 3, "a count is taken as is");
 	p = pod_find(&set, "recreate");
 	ok(p != NULL && p->max_unavailable == 4, "Recreate: all 4 at once");
 	p = pod_find(&set, "zero");
-	ok(p != NULL && p->max_unavailable == 1, "0% still moves one at a time");
+	ok(p != NULL && p->max_unavailable == 1, "0%% still moves one at a time");
 	pod_set_release(&set);
 	diag_release(&d);
 	free(file);
