@@ -6,60 +6,9 @@
 # that silently drops packets inside a network namespace of our own.
 . "$top_srcdir/tests/lib.sh"
 need_root
-SSHD=$(command -v sshd || echo /usr/sbin/sshd)
-[ -x "$SSHD" ] || skip_all "no sshd"
-command -v ssh-keygen >/dev/null || skip_all "no ssh-keygen"
-TOOL="$top_builddir/tests/helpers/test-ssh-tool"
-[ -x "$TOOL" ] || skip_all "test-ssh-tool not built"
-
-# a fresh $HOME so nothing of the real user's ~/.ssh or agent is used
-export HOME="$TEST_TMP/home"
-mkdir -p "$HOME/.ssh"
-unset SSH_AUTH_SOCK
-ssh-keygen -q -t ed25519 -N '' -f "$HOME/.ssh/id_ed25519"
-D="$TEST_TMP/sshd"
-mkdir -p "$D"
-ssh-keygen -q -t ed25519 -N '' -f "$D/host_ed25519"
-ssh-keygen -q -t ed25519 -N '' -f "$D/host2_ed25519"
-cp "$HOME/.ssh/id_ed25519.pub" "$D/authorized_keys"
-chmod 600 "$D/authorized_keys"
-[ -d /run/sshd ] || mkdir -p /run/sshd
-
-start_sshd() {	# start_sshd HOSTKEY
-	PORT=$(( 20000 + ($$ * 7 + $(date +%N | sed 's/^0*//;s/^$/0/') ) % 30000 ))
-	cat >"$D/sshd_config" <<EOC
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $1
-AuthorizedKeysFile $D/authorized_keys
-StrictModes no
-PermitRootLogin yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-PidFile $D/sshd.pid
-Subsystem sftp internal-sftp
-LogLevel ERROR
-EOC
-	"$SSHD" -f "$D/sshd_config" -D -e 2>>"$D/log" &
-	SSHD_PID=$!
-	i=0
-	while [ $i -lt 50 ]; do
-		"$TOOL" -K "$D/probe_kh" --tofu -p $PORT exec 127.0.0.1 true \
-			>/dev/null 2>&1 && { rm -f "$D/probe_kh"; return 0; }
-		kill -0 $SSHD_PID 2>/dev/null || return 1
-		sleep 0.1; i=$((i + 1))
-	done
-	return 1
-}
-stop_sshd() { kill $SSHD_PID 2>/dev/null; wait $SSHD_PID 2>/dev/null; }
+. "$top_srcdir/tests/integration/sshd-lib.sh"
 test_at_exit 'stop_sshd'
-
-n=0
-until start_sshd "$D/host_ed25519"; do
-	n=$((n + 1)); [ $n -lt 5 ] || skip_all "cannot start sshd: $(tail -3 "$D/log")"
-	stop_sshd
-done
+sshd_up "$D/host_ed25519" ERROR
 KH="$TEST_TMP/.vzmaster/known_hosts"
 T() { "$TOOL" -K "$KH" -p $PORT "$@"; }
 
@@ -195,7 +144,7 @@ EOC
 
 stop_sshd
 n=0
-until start_sshd "$D/host2_ed25519"; do
+until start_sshd "$D/host2_ed25519" ERROR; do
 	n=$((n + 1)); [ $n -lt 5 ] || break; stop_sshd
 done
 # the old key was recorded for the old port: record it for the new one too

@@ -6,62 +6,14 @@
 # and socket permissions, another uid, stdin progress, timeouts, uploads.
 . "$top_srcdir/tests/lib.sh"
 need_root
-SSHD=$(command -v sshd || echo /usr/sbin/sshd)
-[ -x "$SSHD" ] || skip_all "no sshd"
-command -v ssh-keygen >/dev/null || skip_all "no ssh-keygen"
-TOOL="$top_builddir/tests/helpers/test-ssh-tool"
-[ -x "$TOOL" ] || skip_all "test-ssh-tool not built"
-
-export HOME="$TEST_TMP/home"
-mkdir -p "$HOME/.ssh"
-unset SSH_AUTH_SOCK VZMASTER_PERSIST
-ssh-keygen -q -t ed25519 -N '' -f "$HOME/.ssh/id_ed25519"
-D="$TEST_TMP/sshd"
-mkdir -p "$D"
-ssh-keygen -q -t ed25519 -N '' -f "$D/host_ed25519"
-cp "$HOME/.ssh/id_ed25519.pub" "$D/authorized_keys"
-chmod 600 "$D/authorized_keys"
-[ -d /run/sshd ] || mkdir -p /run/sshd
-
-start_sshd() {
-	PORT=$(( 20000 + ($$ * 7 + $(date +%N | sed 's/^0*//;s/^$/0/') ) % 30000 ))
-	cat >"$D/sshd_config" <<EOC
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $D/host_ed25519
-AuthorizedKeysFile $D/authorized_keys
-StrictModes no
-PermitRootLogin yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-PidFile $D/sshd.pid
-Subsystem sftp internal-sftp
-LogLevel INFO
-EOC
-	"$SSHD" -f "$D/sshd_config" -D -E "$D/log" &
-	SSHD_PID=$!
-	i=0
-	while [ $i -lt 50 ]; do
-		"$TOOL" -K "$D/kh" --tofu -p $PORT exec 127.0.0.1 true \
-			>/dev/null 2>&1 && return 0
-		kill -0 $SSHD_PID 2>/dev/null || return 1
-		sleep 0.1; i=$((i + 1))
-	done
-	return 1
-}
-stop_sshd() { kill $SSHD_PID 2>/dev/null; wait $SSHD_PID 2>/dev/null; }
+. "$top_srcdir/tests/integration/sshd-lib.sh"
+unset VZMASTER_PERSIST
 kill_holders() {
 	[ -f "$TEST_TMP/holders" ] || return 0
 	for p in $(sort -u "$TEST_TMP/holders"); do kill -9 "$p" 2>/dev/null; done
 }
 test_at_exit 'kill_holders; stop_sshd'
-
-n=0
-until start_sshd; do
-	n=$((n + 1)); [ $n -lt 5 ] || skip_all "cannot start sshd: $(tail -3 "$D/log")"
-	stop_sshd
-done
+sshd_up "$D/host_ed25519" INFO	# INFO: logins() counts its log lines
 KH="$D/kh"
 CM="$TEST_TMP/state/cm"
 mkdir -p "$TEST_TMP/state"
