@@ -11,13 +11,6 @@ M=$$
 LOG=$TEST_TMP/syslog.txt
 start_syslog "$TEST_TMP/log.sock" "$LOG" || skip_all "cannot start the syslog listener"
 
-count() {	# processes whose command line holds $1
-	n=0
-	for f in /proc/[0-9]*/cmdline; do
-		tr '\0' ' ' <"$f" 2>/dev/null | grep -q -- "$1" && n=$((n + 1))
-	done
-	echo $n
-}
 count_is() { [ "$(count "$1")" -eq "$2" ]; }
 restarts_ge() { [ "$(ctr_field "$VZROOT" "$1" "$2" restarts)" -ge "$3" ]; }
 

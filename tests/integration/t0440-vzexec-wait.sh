@@ -14,14 +14,6 @@ M=$$
 start_syslog "$TEST_TMP/log.sock" "$TEST_TMP/syslog.txt" ||
     skip_all "cannot start the syslog listener"
 
-count() {	# processes whose command line holds $1
-	n=0
-	for f in /proc/[0-9]*/cmdline; do
-		tr '\0' ' ' <"$f" 2>/dev/null | grep -q -- "$1" && n=$((n + 1))
-	done
-	echo $n
-}
-
 # mkspec NAME HASH POLICY CONTAINERS-JSON [GRACE]: a spec on stdout
 mkspec() {
 	printf '{"vzspec":1,"name":"%s","hash":"%s","restartPolicy":"%s",

@@ -86,6 +86,14 @@ field_is() {	# field_is ROOT POD CTR FIELD VALUE
 	[ "$(ctr_field "$1" "$2" "$3" "$4")" = "$5" ]
 }
 
+count() {	# processes whose command line holds $1
+	n=0
+	for f in /proc/[0-9]*/cmdline; do
+		tr '\0' ' ' <"$f" 2>/dev/null | grep -q -- "$1" && n=$((n + 1))
+	done
+	echo $n
+}
+
 start_syslog() {	# start_syslog SOCK OUT
 	python3 "$top_srcdir/tests/integration/syslog-listen.py" "$1" "$2" &
 	SYSLOG_PID=$!
