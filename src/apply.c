@@ -248,6 +248,24 @@ get_upload(struct apply *a, const char *base, const char *id,
 	return e;
 }
 
+/* The progress bar follows the bytes written to the node's stdin. */
+struct fed_count {
+	struct vz_progress	*bar;
+	uint64_t		 shown;
+};
+
+static void
+stream_fed(void *arg, uint64_t done, uint64_t total)
+{
+	struct fed_count *f = arg;
+
+	(void)total;
+	if (done > f->shown) {
+		vz_progress_add(f->bar, done - f->shown);
+		f->shown = done;
+	}
+}
+
 /*
  * One exec: `vzexec image-import --stdin` reads the stream as it arrives,
  * so the transfer, the decompression and the unpacking overlap and the
@@ -260,6 +278,7 @@ send_upload(struct apply *a, struct cnode *n, struct upload_cache_entry *e,
 	/* --gc: old unused images go in the same exec (vzexec(8)) */
 	static const char *const args[] = { "image-import", "--gc", "--stdin",
 		NULL };
+	struct fed_count fed;
 	void *map = MAP_FAILED;
 	int fd, rc = -1;
 
@@ -271,12 +290,16 @@ send_upload(struct apply *a, struct cnode *n, struct upload_cache_entry *e,
 		    strerror(errno));
 		goto out;
 	}
+	fed.bar = a->progress;
+	fed.shown = 0;
 	if (a->progress != NULL)
 		vz_progress_add_total(a->progress, e->stream_size);
-	rc = cnode_vzexec_timed(n, args, map, e->stream_size, NULL,
-	    import_status, 0, err, errlen);
-	if (a->progress != NULL)
-		vz_progress_add(a->progress, e->stream_size);
+	rc = cnode_vzexec_fed(n, args, map, e->stream_size, NULL,
+	    import_status, 0, a->progress ? stream_fed : NULL, &fed, err,
+	    errlen);
+	/* whatever was not acknowledged as written (a failed push) */
+	if (a->progress != NULL && fed.shown < e->stream_size)
+		vz_progress_add(a->progress, e->stream_size - fed.shown);
 	if (rc == 0) {
 		pthread_mutex_lock(&apply_lock);
 		a->bytes_sent += e->up.size;

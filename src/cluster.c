@@ -183,6 +183,16 @@ cnode_vzexec_timed(struct cnode *n, const char *const *args, const char *in,
     size_t inlen, struct buf *out, int *status, int timeout_ms, char *err,
     size_t errlen)
 {
+	return cnode_vzexec_fed(n, args, in, inlen, out, status, timeout_ms,
+	    NULL, NULL, err, errlen);
+}
+
+int
+cnode_vzexec_fed(struct cnode *n, const char *const *args, const char *in,
+    size_t inlen, struct buf *out, int *status, int timeout_ms,
+    void (*fed)(void *, uint64_t, uint64_t), void *fed_arg, char *err,
+    size_t errlen)
+{
 	const char *argv[32];
 	struct vz_ssh_cmd cmd;
 	size_t i, k = 0;
@@ -201,6 +211,8 @@ cnode_vzexec_timed(struct cnode *n, const char *const *args, const char *in,
 	cmd.in = in;
 	cmd.inlen = inlen;
 	cmd.timeout_ms = timeout_ms;
+	cmd.progress = fed;
+	cmd.progress_arg = fed_arg;
 	rc = vz_ssh_exec(n->ssh, &cmd);
 	if (rc != VZ_SSH_OK) {
 		snprintf(err, errlen, "%s: vzexec %s: %s", n->host->name,

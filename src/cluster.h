@@ -8,6 +8,8 @@
 #ifndef VZ_CLUSTER_H
 #define VZ_CLUSTER_H
 
+#include <stdint.h>
+
 #include "buf.h"
 #include "cmd.h"
 #include "diag.h"
@@ -78,6 +80,12 @@ int	 cnode_vzexec(struct cnode *, const char *const *args, const char *in,
 int	 cnode_vzexec_timed(struct cnode *, const char *const *args,
 	     const char *in, size_t inlen, struct buf *out, int *status,
 	     int timeout_ms, char *err, size_t errlen);
+/* The same, calling fed(fed_arg, done, total) as stdin is written (a
+   progress bar for a large stdin). */
+int	 cnode_vzexec_fed(struct cnode *, const char *const *args,
+	     const char *in, size_t inlen, struct buf *out, int *status,
+	     int timeout_ms, void (*fed)(void *, uint64_t, uint64_t),
+	     void *fed_arg, char *err, size_t errlen);
 /* Re-read the node's status into n->st.  0 or -1 with err. */
 int	 cnode_refresh(struct cnode *, char *err, size_t errlen);
 /* The same within timeout_ms (0: the connection's command timeout). */
