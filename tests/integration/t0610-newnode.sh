@@ -98,7 +98,7 @@ test_expect_success 'key-only login as the new user, and sudo -n true' '
 test_expect_success 'sudoers file is 0440 and passes visudo -c' '
 	fv exec n1 stat -c %a /etc/sudoers.d/vzmaster-$U >m && test "$(cat m)" = 440 &&
 	fv exec n1 visudo -cf /etc/sudoers.d/vzmaster-$U &&
-	fv exec n1 grep -qx "Defaults!/usr/local/sbin/vzexec !use_pty" /etc/sudoers.d/vzmaster-$U
+	fv exec n1 grep -qx "Defaults!/usr/local/sbin/vzexec !use_pty, !pam_session, !pam_setcred" /etc/sudoers.d/vzmaster-$U
 '
 
 test_expect_success 'vzexec is installed and started by the node'"'"'s init' '
