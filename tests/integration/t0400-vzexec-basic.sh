@@ -57,6 +57,21 @@ test_expect_success 'the image rootfs stays untouched (overlay layer)' '
 	! test -e "$VZROOT/images/$IMG/rootfs/written"
 '
 
+write_spec "$VZROOT" vol '{"vzspec":1,"name":"vol","restartPolicy":"Never",
+ "containers":[{"name":"c","image":"'"$IMG"'","command":["/bin/sh","-c",
+ "grep \" / / \" /proc/self/mountinfo; echo hi >/scratch"]}]}'
+
+# A stop must not sync the whole disk (overlayfs does at unmount unless
+# volatile); a volatile work dir must not block the next start.
+test_expect_success 'the writable layer is a volatile overlay, mounted again on rerun' '
+	"$VZEXEC" run --root "$VZROOT" "$VZROOT/pods/vol.json" >vol1.out 2>&1 &&
+	cat vol1.out &&
+	grep -q "^c: .* / / .* - overlay overlay .*volatile" vol1.out &&
+	"$VZEXEC" run --root "$VZROOT" "$VZROOT/pods/vol.json" >vol2.out 2>&1 &&
+	grep -q "^c: .* / / .* - overlay overlay .*volatile" vol2.out &&
+	! test -e "$VZROOT/run/containers/vol/c/work/work"
+'
+
 test_expect_success 'host processes are invisible: no supervisor pid inside' '
 	grep "^c: COMMS" iso.out >comms &&
 	! grep -qE "vzexec|systemd|init|sshd|python" comms &&
