@@ -130,6 +130,8 @@ struct dec {
 	struct vcdiff_stats st;
 	uint32_t	 win;		/* current window, from 0 */
 	int		 in_window;
+	int		 no_adler;	/* the caller checks the whole target */
+	size_t		 last_len;	/* target bytes of the last window */
 	char		*err;
 	size_t		 errlen;
 };
@@ -306,9 +308,13 @@ out_write(struct dec *d, const uint8_t *p, size_t n)
 		w = write(d->out_fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0)
-			return derr(d, "cannot write the output: %s",
-			    strerror(errno));
+		if (w < 0) {
+			int e = errno;
+
+			derr(d, "cannot write the output: %s", strerror(e));
+			errno = e;	/* ENOSPC tells a full disk */
+			return -1;
+		}
 		p += w;
 		n -= (size_t)w;
 	}
@@ -583,7 +589,7 @@ decode_window(struct dec *d)
 	}
 	if (run_window(d, seg, seglen, tlen, &data, &inst, &addr) == -1)
 		return -1;
-	if (ind & VCD_ADLER32) {
+	if ((ind & VCD_ADLER32) && !d->no_adler) {
 		got = vcdiff_adler32(1, d->tw, (size_t)tlen);
 		if (got != want)
 			return derr(d, "checksum mismatch: the window decodes "
@@ -595,6 +601,7 @@ decode_window(struct dec *d)
 	if ((ind & VCD_SOURCE) && d->src_mapped && seglen > 0)
 		vcdiff_drop_pages(d->src, segpos, seglen);
 	d->produced += tlen;
+	d->last_len = (size_t)tlen;
 	d->st.target_len += tlen;
 	d->st.windows++;
 	d->win++;
@@ -642,6 +649,20 @@ decode_header(struct dec *d)
 	return 0;
 }
 
+static void
+decode_finish(struct dec *d, struct vcdiff_stats *st)
+{
+	d->st.delta_len = d->consumed;
+	d->st.source_len = d->srclen;
+	if (st != NULL)
+		*st = d->st;
+	buf_release(&d->body);
+	free(d->tw);
+	free(d->tseg);
+	free(d->rbuf);
+	d->tw = d->tseg = d->rbuf = NULL;
+}
+
 static int
 decode_all(struct dec *d, struct vcdiff_stats *st)
 {
@@ -653,14 +674,7 @@ decode_all(struct dec *d, struct vcdiff_stats *st)
 			;
 	else
 		r = -1;
-	d->st.delta_len = d->consumed;
-	d->st.source_len = d->srclen;
-	if (st != NULL)
-		*st = d->st;
-	buf_release(&d->body);
-	free(d->tw);
-	free(d->tseg);
-	free(d->rbuf);
+	decode_finish(d, st);
 	return r;
 }
 
@@ -739,25 +753,88 @@ vcdiff_map_source(int fd, const uint8_t **p, uint64_t *len, char *err,
 	return 0;
 }
 
+struct vcdiff_reader {
+	struct dec	 d;
+	int		 state;		/* 0 header next, 1 windows, 2 end, -1 */
+};
+
+struct vcdiff_reader *
+vcdiff_reader_open(int source_fd, int delta_fd, int out_fd, int flags,
+    char *err, size_t errlen)
+{
+	struct vcdiff_reader *r = xcalloc(1, sizeof *r);
+	struct dec *d = &r->d;
+
+	buf_init(&d->body);
+	if (vcdiff_map_source(source_fd, &d->src, &d->srclen, err, errlen) ==
+	    -1) {
+		free(r);
+		return NULL;
+	}
+	d->src_mapped = d->src != NULL && d->srclen > 0;
+	d->in_fd = delta_fd;
+	d->rbuf = xmalloc(65536);
+	d->out_fd = out_fd;
+	d->no_adler = (flags & VCDIFF_NO_ADLER32) != 0;
+	d->err = err;
+	d->errlen = errlen;
+	vcd_code_table(d->table);
+	return r;
+}
+
+int
+vcdiff_reader_next(struct vcdiff_reader *r, const uint8_t **p, size_t *n)
+{
+	int x;
+
+	*p = NULL;
+	*n = 0;
+	if (r->state == 0) {
+		if (decode_header(&r->d) == -1) {
+			r->state = -1;
+			return -1;
+		}
+		r->state = 1;
+	}
+	if (r->state != 1)
+		return r->state == 2 ? 0 : -1;
+	/* an empty window is legal: skip to one with bytes, or the end */
+	while ((x = decode_window(&r->d)) == 1 && r->d.last_len == 0)
+		;
+	if (x == 1) {
+		*p = r->d.tw;
+		*n = r->d.last_len;
+		return 1;
+	}
+	r->state = x == 0 ? 2 : -1;
+	return x;
+}
+
+void
+vcdiff_reader_close(struct vcdiff_reader *r, struct vcdiff_stats *st)
+{
+	if (r == NULL)
+		return;
+	decode_finish(&r->d, st);
+	if (r->d.src_mapped)
+		munmap((void *)r->d.src, (size_t)r->d.srclen);
+	free(r);
+}
+
 int
 vcdiff_decode(int source_fd, int delta_fd, int out_fd,
     struct vcdiff_stats *st, char *err, size_t errlen)
 {
-	struct dec d;
-	int r;
+	struct vcdiff_reader *r;
+	const uint8_t *p;
+	size_t n;
+	int x;
 
-	memset(&d, 0, sizeof d);
-	buf_init(&d.body);
-	if (vcdiff_map_source(source_fd, &d.src, &d.srclen, err, errlen) == -1)
+	if ((r = vcdiff_reader_open(source_fd, delta_fd, out_fd, 0, err,
+	    errlen)) == NULL)
 		return -1;
-	d.src_mapped = d.src != NULL && d.srclen > 0;
-	d.in_fd = delta_fd;
-	d.rbuf = xmalloc(65536);
-	d.out_fd = out_fd;
-	d.err = err;
-	d.errlen = errlen;
-	r = decode_all(&d, st);
-	if (d.src != NULL && d.srclen > 0)
-		munmap((void *)d.src, (size_t)d.srclen);
-	return r;
+	while ((x = vcdiff_reader_next(r, &p, &n)) == 1)
+		;
+	vcdiff_reader_close(r, st);
+	return x;
 }

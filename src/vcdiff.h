@@ -73,6 +73,24 @@ int	vcdiff_encode_cb(int source_fd, int target_fd,
 int	vcdiff_decode(int source_fd, int delta_fd, int out_fd,
 	    struct vcdiff_stats *st, char *err, size_t errlen);
 
+/*
+ * The decoder as a reader, for a caller that consumes the target as it is
+ * made (hashes and unpacks it) instead of reading the output back.  Each
+ * window is still written to out_fd, which VCD_TARGET windows read back.
+ * vcdiff_reader_next: 1 with *p, *n the next window's target bytes (valid
+ * until the next call), 0 at the clean end, -1 with a message in the err
+ * given to open (errno is that of a failed write, for ENOSPC).
+ * VCDIFF_NO_ADLER32 skips the window checksums, for a caller that checks
+ * a stronger hash of the whole target anyway.
+ */
+#define VCDIFF_NO_ADLER32	0x1
+struct vcdiff_reader;
+struct vcdiff_reader *vcdiff_reader_open(int source_fd, int delta_fd,
+	    int out_fd, int flags, char *err, size_t errlen);
+int	vcdiff_reader_next(struct vcdiff_reader *, const uint8_t **p,
+	    size_t *n);
+void	vcdiff_reader_close(struct vcdiff_reader *, struct vcdiff_stats *st);
+
 /* The same on memory: appends the target to out.  For tests and fuzzing. */
 int	vcdiff_decode_mem(const uint8_t *src, size_t srclen,
 	    const uint8_t *delta, size_t dlen, struct buf *out,

@@ -252,13 +252,19 @@ payload_cb(struct archive *a, void *arg, const void **out)
 
 /*
  * The tarball as a stream of chunks: decompressed from the payload (and
- * teed into the tarball file), or read from the file a delta rebuilt.
+ * teed into the tarball file), or the windows of a delta as the decoder
+ * makes them (it writes the tarball file itself), or read from a file.
  * Hashed either way: its sha256 is the image id.
  */
 struct tarsrc {
-	struct payload	*p;	/* NULL: read fd */
+	struct payload	*p;	/* NULL: rd, or read fd */
 	struct archive	*za;	/* decompressor; NULL for a raw payload */
-	int		 fd;	/* the file read when p is NULL */
+	struct vcdiff_reader *rd; /* a delta being decoded, or NULL */
+	const uint8_t	*wp;	/* its current window */
+	size_t		 wlen, wpos;
+	int		 undecodable; /* rd failed (not a full disk) */
+	char		 derr[400];
+	int		 fd;	/* the file read when p and rd are NULL */
 	int		 tee;	/* the file written, or -1 */
 	const char	*name;	/* of fd or tee, for messages */
 	uint64_t	 total, max;
@@ -272,11 +278,34 @@ struct tarsrc {
 static ssize_t
 tarsrc_read(struct tarsrc *s, const void **out)
 {
+	const void *b = s->chunk;
 	ssize_t n;
+	int r;
 
 	if (s->broken)
 		return -1;
-	if (s->p == NULL) {
+	if (s->rd != NULL) {
+		n = 0;
+		if (s->wpos == s->wlen) {
+			errno = 0;
+			r = vcdiff_reader_next(s->rd, &s->wp, &s->wlen);
+			s->wpos = 0;
+			if (r == -1) {
+				if (errno == ENOSPC)
+					s->wrerr = ENOSPC;
+				else
+					s->undecodable = 1;
+				fmtpath(s->msg, sizeof s->msg, "the delta does "
+				    "not apply: %s", s->derr);
+			}
+			n = r;
+		}
+		if (n >= 0 && s->wpos < s->wlen) {
+			b = s->wp + s->wpos;
+			n = (ssize_t)(s->wlen - s->wpos);
+			s->wpos = s->wlen;
+		}
+	} else if (s->p == NULL) {
 		do
 			n = read(s->fd, s->chunk, CHUNK);
 		while (n == -1 && errno == EINTR);
@@ -302,18 +331,19 @@ tarsrc_read(struct tarsrc *s, const void **out)
 		fmtpath(s->msg, sizeof s->msg, "the upload decompresses to "
 		    "more than the %llu bytes announced",
 		    (unsigned long long)s->max);
+		s->undecodable = s->rd != NULL;
 		s->broken = 1;
 		return -1;
 	}
-	sha256_update(&s->h, s->chunk, (size_t)n);
-	if (s->tee != -1 && write_full(s->tee, s->chunk, (size_t)n) == -1) {
+	sha256_update(&s->h, b, (size_t)n);
+	if (s->tee != -1 && write_full(s->tee, b, (size_t)n) == -1) {
 		s->wrerr = errno;
 		fmtpath(s->msg, sizeof s->msg, "cannot write '%s': %s",
 		    s->name, strerror(errno));
 		s->broken = 1;
 		return -1;
 	}
-	*out = s->chunk;
+	*out = b;
 	return n;
 }
 
@@ -1026,23 +1056,24 @@ import_stream(struct import *im, char *err, size_t errlen)
 			rc = bad;
 			goto out;
 		}
-		errno = 0;
-		if (lseek(deltafd, 0, SEEK_SET) == -1 ||
-		    vcdiff_decode(sfd, deltafd, tarfd, NULL, err, errlen) ==
-		    -1) {
-			rc = errno == ENOSPC ? WIRE_FAIL : WIRE_MISMATCH;
-			goto out;
-		}
-		if (lseek(tarfd, 0, SEEK_SET) == -1) {
-			fmtpath(err, errlen, "cannot read '%s': %s",
-			    im->tartmp, strerror(errno));
-			goto out;
-		}
+		/*
+		 * Decode as the unpacker reads: the rebuilt tarball is written
+		 * once and never read back.  No adler32 per window: the sha256
+		 * of the whole result, checked below, is the stronger check.
+		 */
 		t = xcalloc(1, sizeof *t);
-		t->fd = tarfd;
+		t->fd = -1;
 		t->tee = -1;
 		t->name = im->tartmp;
-		t->max = UINT64_MAX;
+		t->max = m->image_size;
+		if (lseek(deltafd, 0, SEEK_SET) == -1 ||
+		    (t->rd = vcdiff_reader_open(sfd, deltafd, tarfd,
+		    VCDIFF_NO_ADLER32, t->derr, sizeof t->derr)) == NULL) {
+			fmtpath(err, errlen, "cannot decode the delta: %s",
+			    t->rd == NULL && t->derr[0] != '\0' ? t->derr :
+			    strerror(errno));
+			goto out;
+		}
 		sha256_init(&t->h);
 		fmtpath(path, sizeof path, "%s/images/%s/rootfs", root,
 		    m->base);
@@ -1083,6 +1114,10 @@ fail:
 	 */
 	if (s->wrerr == ENOSPC || (t != NULL && t->wrerr == ENOSPC))
 		goto out;
+	if (t != NULL && t->undecodable) {
+		rc = WIRE_MISMATCH;	/* not this base: send the image */
+		goto out;
+	}
 	payload_drain(im->p);
 	if (!m->vcdiff || im->p->h.md != NULL) {
 		char perr[600];
@@ -1111,6 +1146,8 @@ out:
 		sha256_final(&s->h, hex);
 	if (t != NULL && t != s && t->h.md != NULL)
 		sha256_final(&t->h, hex);
+	if (t != NULL && t->rd != NULL)
+		vcdiff_reader_close(t->rd, NULL);
 	if (t != s)
 		free(t);
 	free(s);

@@ -210,6 +210,27 @@ test_expect_failure_code 3 'a delta whose result is not the image exits 3, image
 	test "$before" = "$(snapshot)" && incoming_clean && exit $st; exit 99
 '
 
+# An intact upload (its sha256 matches) that the decoder refuses, or that
+# rebuilds more than the image: the master must send the full image.
+test_expect_failure_code 3 'an intact upload that is not VCDIFF exits 3, images/ unchanged' '
+	before=$(snapshot) && pack $V2 $V1 none &&
+	head -c 5000 /dev/urandom >garbage &&
+	sum=$(sha256sum <garbage | cut -d" " -f1) &&
+	sed -e "s/\"size\":[0-9]*/\"size\":5000/" \
+	    -e "s/\"sha256\":\"[0-9a-f]*\"/\"sha256\":\"$sum\"/" "$MAN" >g.json &&
+	stream g.json garbage | "$VZIMG" image-import --root "$SROOT" --stdin 2>err; st=$?
+	cat err; grep -q "the delta does not apply" err &&
+	test "$before" = "$(snapshot)" && incoming_clean && exit $st; exit 99
+'
+
+test_expect_failure_code 3 'a delta that rebuilds more than the announced size exits 3' '
+	before=$(snapshot) && pack $V2 $V1 &&
+	sed "s/\"imageSize\":[0-9]*/\"imageSize\":10240/" "$MAN" >s.json &&
+	stream s.json | "$VZIMG" image-import --root "$SROOT" --stdin 2>err; st=$?
+	cat err; grep -q "more than the 10240 bytes announced" err &&
+	test "$before" = "$(snapshot)" && incoming_clean && exit $st; exit 99
+'
+
 # ---- durability marks ----
 test_expect_success 'image-list syncs and clears marks older than a minute only' '
 	pack $V2 $V1 && simport >/dev/null &&
