@@ -282,9 +282,11 @@ probes_arm(struct vz_ctr *c, int64_t now)
 	if (p != NULL)
 		(void)json_get_int(p, "initialDelaySeconds", &d);
 	c->probe_ms = p != NULL ? now + d * 1000 : 0;
-	/* Until the first success: 10 ms, doubling up to periodSeconds, so
-	   a waiting master hears "ready" within ms, not a period later. */
-	c->probe_gap_ms = p != NULL ? 10 : 0;
+	/* Until the first success: 2 ms, doubling up to periodSeconds, so
+	   a waiting master hears "ready" within ms, not a period later (a
+	   small server listens 3-10 ms after its exec; each probe is a
+	   fork). */
+	c->probe_gap_ms = p != NULL ? 2 : 0;
 	p = json_get_object(c->spec, "livenessProbe");
 	d = 0;
 	if (p != NULL)
