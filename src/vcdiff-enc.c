@@ -79,8 +79,11 @@ struct table {
 	size_t	 maplen;
 };
 
+/* huge: for a table filled densely; a sparse one (the window's chain
+ * links, mostly untouched when the target matches the source) would have
+ * every 2 MiB page it touches zeroed whole. */
 static void *
-table_alloc(struct table *t, size_t n, size_t size)
+table_alloc(struct table *t, size_t n, size_t size, int huge)
 {
 	uintptr_t p;
 
@@ -93,7 +96,12 @@ table_alloc(struct table *t, size_t n, size_t size)
 	}
 	p = ((uintptr_t)t->base + HUGE_SZ - 1) & ~(uintptr_t)(HUGE_SZ - 1);
 #ifdef MADV_HUGEPAGE
-	(void)madvise((void *)p, n * size, MADV_HUGEPAGE);
+	if (huge)
+		(void)madvise((void *)p, n * size, MADV_HUGEPAGE);
+#endif
+#ifdef MADV_NOHUGEPAGE
+	if (!huge)
+		(void)madvise((void *)p, n * size, MADV_NOHUGEPAGE);
 #endif
 	return (void *)p;
 }
@@ -721,7 +729,8 @@ index_source(struct enc *e)
 	    ((uint64_t)1 << bits) < nblocks * 2; bits++)
 		;
 	e->sbits = bits;
-	e->stab = table_alloc(&e->stab_t, (size_t)1 << bits, sizeof *e->stab);
+	e->stab = table_alloc(&e->stab_t, (size_t)1 << bits, sizeof *e->stab,
+	    1);
 	/* Backwards, so the first of equal blocks wins.  The table is far
 	 * larger than the caches: each slot is prefetched PREFETCH_AHEAD
 	 * blocks before it is stored, so the misses overlap. */
@@ -837,9 +846,11 @@ vcdiff_encode_cb(int source_fd, int target_fd, const struct vcdiff_enc_io *io,
 	if (e.slen > ENC_KEEP_MAPPED)
 		vcdiff_drop_pages(e.src, 0, e.slen);
 	map_target(&e, target_fd);
-	e.ttab = table_alloc(&e.ttab_t, (size_t)1 << TGT_BITS, sizeof *e.ttab);
+	e.ttab = table_alloc(&e.ttab_t, (size_t)1 << TGT_BITS, sizeof *e.ttab,
+	    1);
 	e.tlog = xreallocarray(NULL, TGT_LOG_MAX, sizeof *e.tlog);
-	e.tprev = table_alloc(&e.tprev_t, VCDIFF_ENC_WINDOW, sizeof *e.tprev);
+	e.tprev = table_alloc(&e.tprev_t, VCDIFF_ENC_WINDOW, sizeof *e.tprev,
+	    0);
 	if (e.tmap == NULL)
 		e.tbuf = xmalloc(VCDIFF_ENC_WINDOW);
 	if (io->write(io->arg, hdr, sizeof hdr, err, errlen) == -1)

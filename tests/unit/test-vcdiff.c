@@ -530,6 +530,56 @@ test_corrupt(void)
 	free(b);
 }
 
+/* Adler-32 the way RFC 1950 defines it, one byte at a time. */
+static uint32_t
+adler_ref(uint32_t adler, const uint8_t *p, size_t n)
+{
+	uint32_t a = adler & 0xffff, b = adler >> 16;
+
+	while (n-- > 0) {
+		a = (a + *p++) % 65521;
+		b = (b + a) % 65521;
+	}
+	return b << 16 | a;
+}
+
+/* The vectorised Adler-32 against the definition: every length around its
+ * 16-byte blocks and its 5552-byte overflow limit, odd alignments, all-0xff
+ * bytes (the largest sums), and a checksum carried over pieces. */
+static void
+test_adler32(void)
+{
+	static uint8_t b[70000];
+	static const size_t lens[] = { 0, 1, 15, 16, 17, 31, 32, 33, 5551,
+	    5552, 5553, 5567, 5568, 5569, 11104, 11105, 65536, 69999 };
+	size_t k, off, bad = 0, bad_ff = 0, bad_split = 0;
+	uint32_t h;
+
+	fill_random(b, sizeof b);
+	for (k = 0; k < sizeof lens / sizeof lens[0]; k++)
+		for (off = 0; off < 3; off++)
+			if (vcdiff_adler32(1, b + off, lens[k]) !=
+			    adler_ref(1, b + off, lens[k]))
+				bad++;
+	ok(bad == 0, "adler32 equals the definition at %zu lengths and 3 "
+	    "alignments (%zu wrong)", sizeof lens / sizeof lens[0], bad);
+	memset(b, 0xff, sizeof b);
+	for (k = 0; k < sizeof lens / sizeof lens[0]; k++)
+		if (vcdiff_adler32(1, b, lens[k]) != adler_ref(1, b, lens[k]))
+			bad_ff++;
+	ok(bad_ff == 0, "adler32 of all-0xff bytes (largest sums): %zu wrong",
+	    bad_ff);
+	fill_random(b, sizeof b);
+	for (k = 1; k < 40; k++) {
+		h = vcdiff_adler32(1, b, k * 997);
+		h = vcdiff_adler32(h, b + k * 997, sizeof b - k * 997);
+		if (h != adler_ref(1, b, sizeof b))
+			bad_split++;
+	}
+	ok(bad_split == 0, "adler32 carried over two pieces: %zu wrong",
+	    bad_split);
+}
+
 int
 main(void)
 {
@@ -537,5 +587,6 @@ main(void)
 	test_roundtrips();
 	test_handmade();
 	test_corrupt();
+	test_adler32();
 	return done_testing();
 }
