@@ -1213,6 +1213,7 @@ out:
 static int
 step_inventory(struct newnode *n)
 {
+	static const char *const drop[] = { "ansible_port", NULL };
 	struct inv_var vars[4];
 	char port[16], err[512];
 	size_t nv = 0;
@@ -1235,8 +1236,11 @@ step_inventory(struct newnode *n)
 		vars[nv].value = (char *)n->vendor;
 		vars[nv++].is_string = 1;
 	}
+	/* a re-run keeps the user's other vars on the line, vendor too
+	 * when --vendor is not given; the port is ours: back on 22, an
+	 * old ansible_port goes */
 	if (inventory_add_host(n->ctx->inventory_path, n->group, n->name,
-	    vars, nv, &changed, err, sizeof err) == -1) {
+	    vars, nv, drop, &changed, err, sizeof err) == -1) {
 		vz_error("%s: %s", n->name, err);
 		return -1;
 	}

@@ -157,48 +157,115 @@ format_var(struct buf *b, const struct inv_var *v, char *err, size_t errlen)
 	return 0;
 }
 
-/* Are the vars on this host line exactly vars? */
+/* Does the text of a value on a host line read back as v's value? */
 static int
-same_vars(const struct inv_tok *toks, size_t ntoks, const struct inv_var *vars,
-    size_t nvars)
+same_value(const char *text, const struct inv_var *v)
 {
-	size_t i, j;
+	struct buf json = BUF_INIT, str = BUF_INIT;
+	const char *why;
+	int is_string = 0, same;
+	enum inv_lit r;
 
-	if (ntoks - 1 != nvars)
-		return 0;
-	for (i = 1; i < ntoks; i++) {
-		const char *eq = strchr(toks[i].text, '=');
-		struct buf json = BUF_INIT, str = BUF_INIT;
-		const char *why;
-		int is_string = 0, found = 0;
-		enum inv_lit r;
-
-		if (eq == NULL)
-			return 0;
-		r = inv_literal(eq + 1, strlen(eq + 1), &json, &str,
-		    &is_string, &why);
-		if (r == INV_LIT_STRING) {
-			buf_reset(&str);
-			buf_adds(&str, eq + 1);
-			is_string = 1;
-		}
-		for (j = 0; j < nvars; j++) {
-			size_t kl = (size_t)(eq - toks[i].text);
-
-			if (strlen(vars[j].key) != kl || memcmp(vars[j].key,
-			    toks[i].text, kl) != 0)
-				continue;
-			found = r != INV_LIT_UNSUPPORTED &&
-			    vars[j].is_string == is_string &&
-			    strcmp(vars[j].value, is_string ? str.data :
-			    json.data) == 0;
-		}
-		buf_release(&json);
-		buf_release(&str);
-		if (!found)
-			return 0;
+	r = inv_literal(text, strlen(text), &json, &str, &is_string, &why);
+	if (r == INV_LIT_STRING) {
+		buf_reset(&str);
+		buf_adds(&str, text);
+		is_string = 1;
 	}
-	return 1;
+	same = r != INV_LIT_UNSUPPORTED && v->is_string == is_string &&
+	    strcmp(v->value, is_string ? str.data : json.data) == 0;
+	buf_release(&json);
+	buf_release(&str);
+	return same;
+}
+
+/* The index of the var named by the first kl bytes of key, or -1. */
+static long
+find_var(const struct inv_var *vars, size_t nvars, const char *key, size_t kl)
+{
+	size_t j;
+
+	for (j = 0; j < nvars; j++)
+		if (strlen(vars[j].key) == kl && memcmp(vars[j].key, key,
+		    kl) == 0)
+			return (long)j;
+	return -1;
+}
+
+static int
+in_list(const char *const *list, const char *key, size_t kl)
+{
+	for (; list != NULL && *list != NULL; list++)
+		if (strlen(*list) == kl && memcmp(*list, key, kl) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The existing host line s (its tokens toks, the first the host, which
+ * had port in it or -1) merged with vars into out: a var replaces the
+ * same key where it stands, the others are appended; keys named in drop
+ * that vars lack go; every other token is copied as it was written, with
+ * the blanks before it.  Returns 1 when the result differs from the line
+ * in what Ansible reads, 0 when not, -1 with a message in err.
+ */
+static int
+merge_line(struct buf *out, const char *s, const struct inv_tok *toks,
+    size_t ntoks, long port, const char *host, const struct inv_var *vars,
+    size_t nvars, const char *const *drop, char *err, size_t errlen)
+{
+	char *used = xcalloc(nvars + 1, 1);
+	size_t i, j;
+	int differs = 0, rc = -1;
+	long k;
+
+	/* a port on the host token goes when the caller owns the port */
+	if (port >= 0 && (find_var(vars, nvars, "ansible_port", 12) != -1 ||
+	    in_list(drop, "ansible_port", 12))) {
+		buf_adds(out, host);
+		differs = 1;
+	} else
+		buf_add(out, s + toks[0].off, toks[0].end - toks[0].off);
+	for (i = 1; i < ntoks; i++) {
+		const char *text = toks[i].text, *eq = strchr(text, '=');
+		size_t kl = eq != NULL ? (size_t)(eq - text) : 0;
+
+		k = eq != NULL ? find_var(vars, nvars, text, kl) : -1;
+		if (k == -1 && eq != NULL && in_list(drop, text, kl)) {
+			differs = 1;
+			continue;
+		}
+		if (k != -1 && used[k]) {
+			/* a key twice: Ansible takes the last one; it is
+			 * set where the first one stands */
+			differs = 1;
+			continue;
+		}
+		buf_add(out, s + toks[i - 1].end, toks[i].off -
+		    toks[i - 1].end);
+		if (k == -1 || same_value(eq + 1, &vars[k]))
+			buf_add(out, s + toks[i].off, toks[i].end -
+			    toks[i].off);
+		else {
+			if (format_var(out, &vars[k], err, errlen) == -1)
+				goto out;
+			differs = 1;
+		}
+		if (k != -1)
+			used[k] = 1;
+	}
+	for (j = 0; j < nvars; j++) {
+		if (used[j])
+			continue;
+		buf_addc(out, ' ');
+		if (format_var(out, &vars[j], err, errlen) == -1)
+			goto out;
+		differs = 1;
+	}
+	rc = differs;
+out:
+	free(used);
+	return rc;
 }
 
 /*
@@ -279,16 +346,17 @@ out:
 
 int
 inventory_add_host(const char *path, const char *group, const char *host,
-    const struct inv_var *vars, size_t nvars, int *changed, char *err,
-    size_t errlen)
+    const struct inv_var *vars, size_t nvars, const char *const *drop,
+    int *changed, char *err, size_t errlen)
 {
 	struct buf old = BUF_INIT, nb = BUF_INIT, hl = BUF_INIT;
 	struct line *lines = NULL;
+	struct inv_tok *ftoks = NULL;
 	size_t nl = 0, i, found_line = (size_t)-1, last_content = (size_t)-1;
-	size_t section = (size_t)-1, found_comment = 0;
+	size_t section = (size_t)-1, found_comment = 0, fntoks = 0, fb = 0;
 	const char *eol = "\n";
 	struct stat st;
-	long mode = -1;
+	long mode = -1, fport = -1;
 	int rc = -1, in_group = 0, is_hosts = 0;
 
 	*changed = 0;
@@ -304,6 +372,7 @@ inventory_add_host(const char *path, const char *group, const char *host,
 		snprintf(err, errlen, "invalid host name '%s'", host);
 		goto out;
 	}
+	/* the line for a new host; formatting every var checks them all */
 	buf_adds(&hl, host);
 	for (i = 0; i < nvars; i++) {
 		buf_addc(&hl, ' ');
@@ -361,35 +430,40 @@ inventory_add_host(const char *path, const char *group, const char *host,
 			}
 			inv_parse_address(toks[0].text, strlen(toks[0].text),
 			    &ho, &hlen, &port);
-			if (strcmp(toks[0].text, host) == 0 ||
-			    (strlen(host) == hlen && memcmp(toks[0].text + ho,
-			    host, hlen) == 0)) {
-				found_line = i;
-				/* keep a trailing comment, and the blanks
-				 * before it */
-				found_comment = b + cm;
-				while (found_comment > b && found_comment < e &&
-				    (old.data[found_comment - 1] == ' ' ||
-				    old.data[found_comment - 1] == '\t'))
-					found_comment--;
-				if (port < 0 && same_vars(toks, ntoks, vars,
-				    nvars)) {
-					inv_toks_free(toks, ntoks);
-					rc = 0;
-					goto out;
-				}
+			if (strcmp(toks[0].text, host) != 0 &&
+			    (strlen(host) != hlen || memcmp(toks[0].text + ho,
+			    host, hlen) != 0)) {
+				inv_toks_free(toks, ntoks);
+				continue;
 			}
-			inv_toks_free(toks, ntoks);
+			found_line = i;
+			ftoks = toks;
+			fntoks = ntoks;
+			fb = b;
+			fport = port;
+			/* keep a trailing comment, and the blanks before it */
+			found_comment = b + cm;
+			while (found_comment > b && found_comment < e &&
+			    (old.data[found_comment - 1] == ' ' ||
+			    old.data[found_comment - 1] == '\t'))
+				found_comment--;
 		}
 	}
 	if (found_line != (size_t)-1) {
-		/* rewrite that line, keeping its indentation and break */
-		size_t b = lines[found_line].b, e = lines[found_line].e;
+		/* merge into that line, keeping its indentation, trailing
+		 * comment and break */
+		size_t e = lines[found_line].e;
+		int r;
 
-		while (b < e && (old.data[b] == ' ' || old.data[b] == '\t'))
-			b++;
-		buf_add(&nb, old.data, b);
-		buf_add(&nb, hl.data, hl.len);
+		buf_add(&nb, old.data, fb);
+		r = merge_line(&nb, old.data + fb, ftoks, fntoks, fport, host,
+		    vars, nvars, drop, err, errlen);
+		if (r == -1)
+			goto out;
+		if (r == 0) {
+			rc = 0;
+			goto out;
+		}
 		if (found_comment < e)
 			buf_add(&nb, old.data + found_comment, e -
 			    found_comment);
@@ -418,6 +492,7 @@ inventory_add_host(const char *path, const char *group, const char *host,
 	*changed = 1;
 	rc = 0;
 out:
+	inv_toks_free(ftoks, fntoks);
 	free(lines);
 	buf_release(&old);
 	buf_release(&nb);

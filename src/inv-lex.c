@@ -217,6 +217,8 @@ inv_shlex(const char *s, size_t n, struct inv_tok **toksp, size_t *ntoksp,
 		} else {	/* 'a' */
 			if (c == -1 || c == ' ' || c == '\t' || c == '\r' ||
 			    c == '\n' || c == '#') {
+				size_t end = i;
+
 				if (c == '#') {
 					if (comment != NULL)
 						*comment = i;
@@ -231,6 +233,7 @@ inv_shlex(const char *s, size_t n, struct inv_tok **toksp, size_t *ntoksp,
 					toks[ntoks].text = xstrndup(tok.data,
 					    tok.len);
 					toks[ntoks].off = start;
+					toks[ntoks].end = end;
 					ntoks++;
 				}
 				have = 0;

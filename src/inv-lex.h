@@ -29,6 +29,7 @@ size_t	 inv_py_linebreak(const char *s, size_t n);
 struct inv_tok {
 	char	*text;		/* unquoted token */
 	size_t	 off;		/* where it starts in the line */
+	size_t	 end;		/* just past its last byte, quotes included */
 };
 
 /*

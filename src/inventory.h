@@ -100,14 +100,21 @@ void	 inventory_write_json(struct json_writer *, const struct inventory *);
 /*
  * Add host to group in the inventory file at path, keeping every other
  * byte: the section is appended when missing and the file created when
- * missing.  When the host is already in that group with the same vars
- * nothing is written and *changed is 0; with other vars its line is
- * rewritten.  vars with is_string set are written so that Ansible reads
- * them back as strings.  The file is replaced atomically, keeping its
- * mode.  -1 with a message in err on failure.
+ * missing.  When the host already has a line in that group, vars are
+ * merged into it: a key in vars replaces the same key where it stands,
+ * keys the line lacks are appended (before a trailing comment, which
+ * stays), and everything else on the line -- the user's own vars, in
+ * their own quoting and spacing -- is kept byte for byte, except keys
+ * named in drop (NULL-terminated, or NULL) that vars lack: those the
+ * caller owns and they go (with a :port on the host when drop or vars
+ * name ansible_port).  When that changes nothing Ansible would read,
+ * nothing is written and *changed is 0.  vars with is_string set are
+ * written so that Ansible reads them back as strings.  The file is
+ * replaced atomically, keeping its mode.  -1 with a message in err on
+ * failure.
  */
 int	 inventory_add_host(const char *path, const char *group,
 	    const char *host, const struct inv_var *vars, size_t nvars,
-	    int *changed, char *err, size_t errlen);
+	    const char *const *drop, int *changed, char *err, size_t errlen);
 
 #endif

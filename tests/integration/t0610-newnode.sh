@@ -2,9 +2,10 @@
 # t0610: `vzmaster newnode` on three fake VPSes (tests/fakevps): adoption by
 # root password, key-only login as the new user with sudo, vzexec started
 # and kept alive by the node's init across a kill and a reboot, inventory
-# entries with vendor, a second run that changes nothing, --harden, and
-# the failures the issue names: wrong password, unreachable node, changed
-# host key.  A fan-out over all nodes shows overlapping SSH connections.
+# entries with vendor, a second run that changes nothing, a run without
+# --vendor that keeps the host's vars, --harden, and the failures the
+# issue names: wrong password, unreachable node, changed host key.  A
+# fan-out over all nodes shows overlapping SSH connections.
 . "$top_srcdir/tests/lib.sh"
 need_root
 FAKEVPS=${FAKEVPS:-$top_srcdir/tests/fakevps/fakevps}
@@ -141,6 +142,25 @@ test_expect_success 'a second newnode run is a no-op and says so' '
 	cmp before.ini "$CLOUD/hosts.ini" && cmp before.kh "$KH" &&
 	nn --vendor acme --name web2 --json $IP2 >j &&
 	grep -q "\"changed\": 0" j
+'
+
+# newnode again is how a node gets a new vzexec: without --vendor it must
+# not take vendor= off the line, nor the vars the user added there
+test_expect_success 'newnode again without --vendor keeps vendor and the user'"'"'s vars' '
+	sed -i "s/^web2 .*/& role=db/" "$CLOUD/hosts.ini" &&
+	grep "^web2 " "$CLOUD/hosts.ini" >line.before && cat line.before &&
+	grep -q " vendor=acme role=db\$" line.before &&
+	cp "$CLOUD/hosts.ini" before.ini &&
+	nn --name web2 $IP2 2>o && cat o &&
+	grep -q "^web2: inventory  *unchanged" o &&
+	grep "^web2 " "$CLOUD/hosts.ini" >line && cat line &&
+	grep -q " vendor=acme" line && grep -q " role=db" line &&
+	cmp before.ini "$CLOUD/hosts.ini" &&
+	if [ -n "$ANSIBLE_INVENTORY" ]; then
+		"$ANSIBLE_INVENTORY" -i "$CLOUD/hosts.ini" --host web2 >h.json &&
+		grep -q "\"role\": \"db\"" h.json &&
+		grep -q "\"vendor\": \"acme\"" h.json
+	fi
 '
 
 test_expect_success '--harden turns off password login, key login still works' '

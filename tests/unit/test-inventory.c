@@ -620,7 +620,7 @@ test_add_host(void)
 
 	/* a missing file is created, 0666 less the umask */
 	umask(027);
-	ok(inventory_add_host(path, "vz", "n1", v, 3, &changed, err,
+	ok(inventory_add_host(path, "vz", "n1", v, 3, NULL, &changed, err,
 	    sizeof err) == 0, "add to a missing file: %s", err);
 	is_int(changed, 1, "changed");
 	stat(path, &st);
@@ -635,7 +635,7 @@ test_add_host(void)
 	/* comments and order kept, host added after the last host line */
 	spit(path, orig);
 	chmod(path, 0640);
-	ok(inventory_add_host(path, "vz", "n1", v, 3, &changed, err,
+	ok(inventory_add_host(path, "vz", "n1", v, 3, NULL, &changed, err,
 	    sizeof err) == 0, "add to existing section: %s", err);
 	is_int(changed, 1, "changed");
 	s = slurp(path);
@@ -649,7 +649,7 @@ test_add_host(void)
 	is_int(st.st_mode & 07777, 0640, "mode kept");
 
 	/* the same again: nothing written */
-	ok(inventory_add_host(path, "vz", "n1", v, 3, &changed, err,
+	ok(inventory_add_host(path, "vz", "n1", v, 3, NULL, &changed, err,
 	    sizeof err) == 0, "add again");
 	is_int(changed, 0, "unchanged");
 	stat(path, &st2);
@@ -657,7 +657,7 @@ test_add_host(void)
 
 	/* other vars: that one line is rewritten */
 	v[0].value = "10.0.0.6";
-	ok(inventory_add_host(path, "vz", "n1", v, 3, &changed, err,
+	ok(inventory_add_host(path, "vz", "n1", v, 3, NULL, &changed, err,
 	    sizeof err) == 0, "update vars");
 	is_int(changed, 1, "changed");
 	s = slurp(path);
@@ -667,7 +667,7 @@ test_add_host(void)
 	free(s);
 
 	/* a trailing comment on the rewritten line stays */
-	ok(inventory_add_host(path, "vz", "old1", v, 2, &changed, err,
+	ok(inventory_add_host(path, "vz", "old1", v, 2, NULL, &changed, err,
 	    sizeof err) == 0 && changed == 1, "update a commented line");
 	s = slurp(path);
 	ok(s != NULL && strstr(s, "\nold1 ansible_host=10.0.0.6 "
@@ -675,7 +675,7 @@ test_add_host(void)
 	free(s);
 
 	/* a new group is appended as a section */
-	ok(inventory_add_host(path, "web", "w1", v, 1, &changed, err,
+	ok(inventory_add_host(path, "web", "w1", v, 1, NULL, &changed, err,
 	    sizeof err) == 0, "add to a new group");
 	s = slurp(path);
 	ok(s != NULL && strlen(s) > 20 && strcmp(s + strlen(s) - 36,
@@ -692,8 +692,8 @@ test_add_host(void)
 		};
 		const struct inv_host *h;
 
-		ok(inventory_add_host(path, "web", "w2", q, 3, &changed, err,
-		    sizeof err) == 0, "add with quoted values: %s", err);
+		ok(inventory_add_host(path, "web", "w2", q, 3, NULL, &changed,
+		    err, sizeof err) == 0, "add with quoted values: %s", err);
 		ok(inventory_load(path, &inv, &d) == 0, "edited file loads");
 		diag_print(&d, stdout);
 		h = inv ? inventory_host(inv, "w2") : NULL;
@@ -708,30 +708,162 @@ test_add_host(void)
 		inventory_free(inv);
 		inv = NULL;
 		diag_release(&d);
-		ok(inventory_add_host(path, "web", "w2", q, 3, &changed, err,
-		    sizeof err) == 0 && changed == 0,
+		ok(inventory_add_host(path, "web", "w2", q, 3, NULL, &changed,
+		    err, sizeof err) == 0 && changed == 0,
 		    "quoted values compare equal: unchanged");
 	}
 
 	/* CRLF files get CRLF lines */
 	spit(path, "[vz]\r\na1\r\n\r\n[db]\r\nd1\r\n");
-	ok(inventory_add_host(path, "vz", "a2", NULL, 0, &changed, err,
+	ok(inventory_add_host(path, "vz", "a2", NULL, 0, NULL, &changed, err,
 	    sizeof err) == 0, "add to a CRLF file");
 	s = slurp(path);
 	is_str(s, "[vz]\r\na1\r\na2\r\n\r\n[db]\r\nd1\r\n",
 	    "CRLF kept");
 	free(s);
-	ok(inventory_add_host(path, "web", "w9", NULL, 0, &changed, err,
+	ok(inventory_add_host(path, "web", "w9", NULL, 0, NULL, &changed, err,
 	    sizeof err) == 0, "new section in a CRLF file");
 	s = slurp(path);
 	is_str(s, "[vz]\r\na1\r\na2\r\n\r\n[db]\r\nd1\r\n\r\n"
 	    "[web]\r\nw9\r\n", "CRLF section");
 	free(s);
 
-	ok(inventory_add_host(path, "bad group", "x", NULL, 0, &changed, err,
-	    sizeof err) == -1, "bad group name refused");
-	ok(inventory_add_host(path, "vz", "a b", NULL, 0, &changed, err,
+	ok(inventory_add_host(path, "bad group", "x", NULL, 0, NULL, &changed,
+	    err, sizeof err) == -1, "bad group name refused");
+	ok(inventory_add_host(path, "vz", "a b", NULL, 0, NULL, &changed, err,
 	    sizeof err) == -1, "bad host name refused");
+	unlink(path);
+	rmdir(dir);
+}
+
+/* A host already in the group: vars merge into its line. */
+static void
+test_add_host_merge(void)
+{
+	char dir[] = "/tmp/test-inventory.XXXXXX", path[128], err[256];
+	static const char *const drop[] = { "ansible_port", NULL };
+	struct inv_var v[3] = {
+		{ "ansible_host", "10.0.0.5", 1 },
+		{ "ansible_user", "vz", 1 },
+		{ "ansible_port", "2222", 0 },
+	};
+	struct inv_var w[3] = {
+		{ "ansible_host", "10.0.0.9", 1 },
+		{ "ansible_user", "vz", 1 },
+		{ "vendor", "acme", 1 },
+	};
+	const char *orig =
+	    "[vz]\n"
+	    "  n1   ansible_host=10.0.0.5  ansible_user='vz' vendor=hetzner"
+	    "\tmotd=\"a b # c\"   # mine\n"
+	    "n2 role=db\n"
+	    "\n"
+	    "[db]\n"
+	    "d1\n";
+	const char *moved =
+	    "[vz]\n"
+	    "  n1   ansible_host=10.0.0.6  ansible_user='vz' vendor=hetzner"
+	    "\tmotd=\"a b # c\"   # mine\n"
+	    "n2 role=db\n"
+	    "\n"
+	    "[db]\n"
+	    "d1\n";
+	const struct inv_host *h;
+	struct diags d = DIAGS_INIT;
+	struct inventory *inv = NULL;
+	struct stat st, st2;
+	int changed = -1;
+	char *s;
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof path, "%s/hosts.ini", dir);
+
+	/* a re-run without vendor, on port 22: nothing to do */
+	spit(path, orig);
+	stat(path, &st);
+	ok(inventory_add_host(path, "vz", "n1", v, 2, drop, &changed, err,
+	    sizeof err) == 0, "merge, same vars: %s", err);
+	is_int(changed, 0, "merge, same vars: unchanged");
+	stat(path, &st2);
+	ok(st.st_ino == st2.st_ino, "merge, same vars: file not replaced");
+	s = slurp(path);
+	is_str(s, orig, "merge, same vars: every byte kept");
+	free(s);
+
+	/* a changed ansible_host is replaced where it stands; the rest of
+	 * the line, its spacing and its comment stay */
+	v[0].value = "10.0.0.6";
+	ok(inventory_add_host(path, "vz", "n1", v, 2, drop, &changed, err,
+	    sizeof err) == 0, "merge a new ansible_host: %s", err);
+	is_int(changed, 1, "merge a new ansible_host: changed");
+	s = slurp(path);
+	is_str(s, moved, "ansible_host replaced in place, vendor, motd kept");
+	free(s);
+	ok(inventory_load(path, &inv, &d) == 0, "merged file loads");
+	diag_print(&d, stdout);
+	h = inv != NULL ? inventory_host(inv, "n1") : NULL;
+	ok(h != NULL, "n1 is there");
+	if (h != NULL) {
+		is_str(h->address, "10.0.0.6", "merged ansible_host");
+		is_str(h->vendor, "hetzner", "vendor kept");
+		is_str(inv_host_var(h, "motd"), "a b # c",
+		    "quoted var kept as the same string");
+	}
+	inventory_free(inv);
+	inv = NULL;
+	diag_release(&d);
+
+	/* a new key goes at the end, before the comment */
+	ok(inventory_add_host(path, "vz", "n1", v, 3, drop, &changed, err,
+	    sizeof err) == 0 && changed == 1, "merge an ansible_port: %s",
+	    err);
+	s = slurp(path);
+	ok(s != NULL && strstr(s, "\n  n1   ansible_host=10.0.0.6  "
+	    "ansible_user='vz' vendor=hetzner\tmotd=\"a b # c\" "
+	    "ansible_port=2222   # mine\nn2 role=db\n") != NULL,
+	    "ansible_port appended before the comment");
+	free(s);
+
+	/* not given and not dropped: kept */
+	ok(inventory_add_host(path, "vz", "n1", v, 2, NULL, &changed, err,
+	    sizeof err) == 0 && changed == 0,
+	    "an ansible_port the caller does not own stays");
+
+	/* back on port 22: the old ansible_port goes */
+	ok(inventory_add_host(path, "vz", "n1", v, 2, drop, &changed, err,
+	    sizeof err) == 0 && changed == 1, "drop ansible_port: %s", err);
+	s = slurp(path);
+	is_str(s, moved, "ansible_port dropped, the line as before");
+	free(s);
+
+	/* a line with none of the vars: they are appended, role stays */
+	ok(inventory_add_host(path, "vz", "n2", w, 3, drop, &changed, err,
+	    sizeof err) == 0 && changed == 1, "merge into a bare line: %s",
+	    err);
+	s = slurp(path);
+	ok(s != NULL && strstr(s, "# mine\nn2 role=db ansible_host=10.0.0.9 "
+	    "ansible_user=vz vendor=acme\n\n[db]\n") != NULL,
+	    "vars appended after the user's own");
+	free(s);
+
+	/* the caller's port replaces a host:port; a token without '=' and a
+	 * key given twice */
+	spit(path, "[vz]\nn3:2200 stray vendor=a role=x vendor=b\n");
+	ok(inventory_add_host(path, "vz", "n3", w, 3, drop, &changed, err,
+	    sizeof err) == 0 && changed == 1, "merge into odd line: %s", err);
+	s = slurp(path);
+	is_str(s, "[vz]\nn3 stray vendor=acme role=x ansible_host=10.0.0.9 "
+	    "ansible_user=vz\n", "port off the host, stray token kept, one "
+	    "vendor where the first stood");
+	free(s);
+	spit(path, "[vz]\nn3:2200 role=x\n");
+	ok(inventory_add_host(path, "vz", "n3", w, 0, NULL, &changed, err,
+	    sizeof err) == 0 && changed == 0,
+	    "a host:port the caller does not own stays");
+
 	unlink(path);
 	rmdir(dir);
 }
@@ -751,5 +883,6 @@ main(void)
 	test_valid_corpus();
 	test_garbage();
 	test_add_host();
+	test_add_host_merge();
 	return done_testing();
 }
