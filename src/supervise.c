@@ -1117,13 +1117,8 @@ supervise_main(const struct vzopts *opts, const char *onespec)
 		    strerror(errno));
 		return EXIT_FAIL;
 	}
-	if (onespec == NULL && pidfile_write() != 0)
-		return EXIT_FAIL;
-	(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	if (cgroup_detect(&cg, O->root, 1) != 0)
-		vzlog(1, "no usable memory cgroup: limits cannot be applied");
-	if (onespec == NULL)
-		(void)cgroup_save(&cg, O->root);
+	/* Signals first: spec-put sends SIGHUP to the pid in the pidfile,
+	   and the default action of SIGHUP would end us. */
 	if (pipe2(sigpipe_fd, O_CLOEXEC | O_NONBLOCK) != 0)
 		return EXIT_FAIL;
 	memset(&sa, 0, sizeof sa);
@@ -1136,6 +1131,13 @@ supervise_main(const struct vzopts *opts, const char *onespec)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	(void)sig_seen;
+	if (onespec == NULL && pidfile_write() != 0)
+		return EXIT_FAIL;
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	if (cgroup_detect(&cg, O->root, 1) != 0)
+		vzlog(1, "no usable memory cgroup: limits cannot be applied");
+	if (onespec == NULL)
+		(void)cgroup_save(&cg, O->root);
 
 	if (onespec != NULL) {
 		if (spec_load(onespec, NULL, &p, err, sizeof err) != 0) {
