@@ -968,24 +968,41 @@ static const char openrc_script[] =
 "\t" BOOT_CHECK "\n"
 "}\n";
 
-/* the pid of `vzexec supervise`, waiting up to $1 tenths of a second */
+/*
+ * The pid of `vzexec supervise`, other than $2, waiting up to $1 tenths of
+ * a second.  With $2 (a restart) only the pidfile counts: the new
+ * supervisor writes it once it takes SIGHUP, and a deploy right after
+ * newnode signals the pid it names; before that, the old one may still be
+ * exiting, or init not have respawned it yet.
+ */
 static const char running_script[] =
 "i=0\n"
 "while :; do\n"
-"  for p in /proc/[0-9]*; do\n"
-"    c=$(tr '\\000' ' ' <\"$p/cmdline\" 2>/dev/null) || continue\n"
-"    case \"$c\" in *vzexec\\ supervise*) echo \"${p#/proc/}\"; exit 0;; esac\n"
-"  done\n"
+"  if [ \"$2\" != 0 ]; then\n"
+"    p=$(cat " VZ_ROOT "/run/supervise.pid 2>/dev/null) || p=\n"
+"    if [ -n \"$p\" ] && [ \"$p\" != \"$2\" ]; then\n"
+"      c=$(tr '\\000' ' ' <\"/proc/$p/cmdline\" 2>/dev/null) &&\n"
+"      case \"$c\" in *vzexec\\ supervise*) echo \"$p\"; exit 0;; esac\n"
+"    fi\n"
+"  else\n"
+"    for p in /proc/[0-9]*; do\n"
+"      c=$(tr '\\000' ' ' <\"$p/cmdline\" 2>/dev/null) || continue\n"
+"      case \"$c\" in *vzexec\\ supervise*) echo \"${p#/proc/}\"; exit 0;; esac\n"
+"    done\n"
+"  fi\n"
 "  [ $i -lt \"$1\" ] || exit 1\n"
 "  sleep 0.1; i=$((i+1))\n"
 "done\n";
 
 static int
-supervisor_pid(struct newnode *n, const char *tenths)
+supervisor_pid(struct newnode *n, const char *tenths, int old_pid)
 {
-	const char *args[] = { tenths, NULL };
+	char old[16];
+	const char *args[] = { tenths, old, NULL };
 	struct buf out = BUF_INIT;
 	int pid = 0;
+
+	snprintf(old, sizeof old, "%d", old_pid);
 
 	if (run_script(n, running_script, args, NULL, &out, NULL) == 0)
 		pid = (int)strtol(out.data, NULL, 10);
@@ -999,9 +1016,10 @@ step_init(struct newnode *n, int binary_changed)
 	struct buf err = BUF_INIT, out = BUF_INIT;
 	char result[32] = "unchanged";
 	const char *what = NULL;
-	int rc = -1, was_running, pid;
+	int rc = -1, was_running, pid, old_pid, restarted;
 
-	was_running = supervisor_pid(n, "0") > 0;
+	old_pid = supervisor_pid(n, "0", 0);
+	was_running = old_pid > 0;
 	switch (n->init) {
 	case INIT_SYSTEMD:
 		what = "/etc/systemd/system/vzexec.service";
@@ -1048,7 +1066,7 @@ step_init(struct newnode *n, int binary_changed)
 			/* init respawns it with the new binary */
 			char p[16];
 
-			snprintf(p, sizeof p, "%d", supervisor_pid(n, "0"));
+			snprintf(p, sizeof p, "%d", old_pid);
 			(void)run_script(n, "kill \"$1\"",
 			    (const char *[]){ p, NULL }, NULL, NULL, NULL);
 			snprintf(result, sizeof result, "restarted");
@@ -1074,7 +1092,8 @@ step_init(struct newnode *n, int binary_changed)
 	if (out.len > 0 && strncmp(out.data, "unchanged", 9) != 0)
 		snprintf(result, sizeof result, "%.*s",
 		    (int)strcspn(out.data, "\n"), out.data);
-	if ((pid = supervisor_pid(n, "100")) == 0) {
+	restarted = was_running && strcmp(result, "restarted") == 0;
+	if ((pid = supervisor_pid(n, "100", restarted ? old_pid : 0)) == 0) {
 		vz_error("%s: 'vzexec supervise' is not running after "
 		    "registering it with %s (%s)", n->name,
 		    init_names[n->init], what);

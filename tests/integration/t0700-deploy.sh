@@ -310,14 +310,21 @@ test_expect_success 'a node with an old vzexec is left alone and told to upgrade
 	on $old /usr/local/sbin/vzexec status >st.json && grep -q "\"version\": *\"0.1.0\"" st.json &&
 	sed -i "s/value: two/value: three/" "$C/pods/hello.yaml" &&
 	{ vz deploy --timeout 30 2>old.err; test $? -eq 1; } &&
-	grep -q "$old: its vzexec (0.1.0) is older than .*newnode $old" old.err &&
+	ip=$("$FAKEVPS" ip $old) &&
+	grep -q "$old: its vzexec (0.1.0) is older than .*run '\''vzmaster newnode --name $old --user vz $ip'\'' again" old.err &&
 	pods_on $old | grep "^hello:" | cmp -s - before || {
 		cat old.err before; pods_on $old; on $old /usr/local/sbin/vzexec status
 		false
 	}
 '
-test_expect_success 'upgraded, the node takes the update again' '
-	on $old mv /usr/local/sbin/vzexec.real /usr/local/sbin/vzexec &&
+# The message's own command upgrades the node (and keeps its vendor).
+test_expect_success 'upgraded with the command the message gives, the node takes the update' '
+	cmd=$(sed -n "s/.*run '\''vzmaster \(newnode [^'\'']*\)'\'' again.*/\1/p" old.err) &&
+	test -n "$cmd" &&
+	VZEXEC="$VZEXEC" vz -q $cmd &&
+	on $old cmp /usr/local/sbin/vzexec /dev/stdin <"$VZEXEC" &&
+	on $old rm -f /usr/local/sbin/vzexec.real &&
+	grep -Eq "^$old .*vendor=(alpha|beta)" "$C/hosts.ini" &&
 	vz -q deploy --timeout 60 &&
 	! pods_on $old | grep "^hello:" | cmp -s - before
 '
