@@ -271,6 +271,16 @@ stream_fed(void *arg, uint64_t done, uint64_t total)
  * so the transfer, the decompression and the unpacking overlap and the
  * node writes no payload file.
  */
+static void
+add_event(struct apply *a, struct buf *ev)
+{
+	pthread_mutex_lock(&apply_lock);
+	a->events = xreallocarray(a->events, a->nevents + 1,
+	    sizeof *a->events);
+	a->events[a->nevents++] = buf_detach(ev, NULL);
+	pthread_mutex_unlock(&apply_lock);
+}
+
 static int
 send_upload(struct apply *a, struct cnode *n, struct upload_cache_entry *e,
     int *import_status, char *err, size_t errlen)
@@ -279,6 +289,10 @@ send_upload(struct apply *a, struct cnode *n, struct upload_cache_entry *e,
 	static const char *const args[] = { "image-import", "--gc", "--stdin",
 		NULL };
 	struct fed_count fed;
+	struct buf out = BUF_INIT;
+	struct json_value *doc = NULL;
+	const char *gcerr;
+	char jerr[128];
 	void *map = MAP_FAILED;
 	int fd, rc = -1;
 
@@ -294,9 +308,18 @@ send_upload(struct apply *a, struct cnode *n, struct upload_cache_entry *e,
 	fed.shown = 0;
 	if (a->progress != NULL)
 		vz_progress_add_total(a->progress, e->stream_size);
-	rc = cnode_vzexec_fed(n, args, map, e->stream_size, NULL,
+	rc = cnode_vzexec_fed(n, args, map, e->stream_size, &out,
 	    import_status, 0, a->progress ? stream_fed : NULL, &fed, err,
 	    errlen);
+	if (rc == 0 && json_parse(out.data, out.len, &doc, jerr,
+	    sizeof jerr) == 0 && (gcerr = json_get_string(doc, "gcError")) !=
+	    NULL) {
+		struct buf ev = BUF_INIT;
+
+		buf_addf(&ev, "%s: old images were not removed: %s",
+		    n->host->name, gcerr);
+		add_event(a, &ev);
+	}
 	/* whatever was not acknowledged as written (a failed push) */
 	if (a->progress != NULL && fed.shown < e->stream_size)
 		vz_progress_add(a->progress, e->stream_size - fed.shown);
@@ -307,6 +330,8 @@ send_upload(struct apply *a, struct cnode *n, struct upload_cache_entry *e,
 		pthread_mutex_unlock(&apply_lock);
 	}
 out:
+	json_free(doc);
+	buf_release(&out);
 	if (map != MAP_FAILED)
 		munmap(map, e->stream_size);
 	if (fd != -1)
@@ -315,15 +340,6 @@ out:
 }
 
 /* Say something that is not a result (takes ev's text). */
-static void
-add_event(struct apply *a, struct buf *ev)
-{
-	pthread_mutex_lock(&apply_lock);
-	a->events = xreallocarray(a->events, a->nevents + 1,
-	    sizeof *a->events);
-	a->events[a->nevents++] = buf_detach(ev, NULL);
-	pthread_mutex_unlock(&apply_lock);
-}
 
 /* Make sure the node holds image id; push it if not. */
 static int

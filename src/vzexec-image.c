@@ -1348,8 +1348,12 @@ cmd_import(int argc, char **argv)
 	 * new image is the newest of its reference and the running version
 	 * is in use, so both stay, and so does the one before (rollback).
 	 */
-	if (gc && gc_images(GC_KEEP, 0, &w, err, sizeof err) == -1)
+	if (gc && gc_images(GC_KEEP, 0, &w, err, sizeof err) != 0) {
+		/* the import stands; the master reports it (a disk that
+		   cannot be cleaned fills up) */
 		fprintf(stderr, "vzexec: warning: image-gc: %s\n", err);
+		json_kv_string(&w, "gcError", err);
+	}
 	json_end_object(&w);
 	puts(out.data);
 	rc = 0;
@@ -1778,6 +1782,21 @@ mark_used(struct image *v, size_t n, char *err, size_t errlen)
  * reference, writing "removed": [IDS] to w.  The caller holds the lock.
  * 0, or -1 with err (nothing removed, nothing written).
  */
+/* The first removal that failed goes into err; all go to stderr. */
+static void
+gc_failed(int *failed, const char *path, char *err, size_t errlen)
+{
+	errx_msg("cannot remove '%s': %s", path, strerror(errno));
+	if ((*failed)++ == 0)
+		fmtpath(err, errlen, "cannot remove '%s': %s", path,
+		    strerror(errno));
+}
+
+/*
+ * Remove the images beyond the keep newest of each reference that no pod
+ * spec uses; "removed" lists them.  0 done, 1 some could not be removed
+ * (err says which; the others were), -1 nothing was tried (err).
+ */
 static int
 gc_images(long keep, int dry, struct json_writer *w, char *err,
     size_t errlen)
@@ -1785,7 +1804,7 @@ gc_images(long keep, int dry, struct json_writer *w, char *err,
 	struct image *v = NULL;
 	char path[PATH_MAX], tmp[PATH_MAX];
 	size_t n = 0, i, rank = 0;
-	int rc = -1;
+	int rc = -1, failed = 0;
 
 	if (list_images(&v, &n) == -1) {
 		fmtpath(err, errlen, "cannot read '%s/images': %s", root,
@@ -1802,22 +1821,35 @@ gc_images(long keep, int dry, struct json_writer *w, char *err,
 		    rank + 1 : 0;
 		if (v[i].used || (long)rank < keep)
 			continue;
-		json_string(w, v[i].id);
-		if (dry)
+		if (dry) {
+			json_string(w, v[i].id);
 			continue;
+		}
 		/* out of images/ first, so a half-removed tree is never used */
 		fmtpath(path, sizeof path, "%s/images/%s", root, v[i].id);
 		fmtpath(tmp, sizeof tmp, "%s/incoming/%s.gc", root, v[i].id);
 		mkdir_p(tmp, 0700);
 		rmdir(tmp);
-		if (rename(path, tmp) == -1 || remove_tree(tmp) == -1)
-			errx_msg("cannot remove '%s': %s", path,
-			    strerror(errno));
+		if (rename(path, tmp) == -1) {
+			/* still whole in images/: keep its tarball too */
+			gc_failed(&failed, path, err, errlen);
+			continue;
+		}
 		fmtpath(path, sizeof path, "%s/images/%s.tar", root, v[i].id);
 		unlink(path);
+		if (remove_tree(tmp) == -1) {
+			/* out of images/, its space not all freed: the next
+			   image-gc removes incoming/ *.gc leftovers */
+			gc_failed(&failed, tmp, err, errlen);
+			continue;
+		}
+		json_string(w, v[i].id);
 	}
 	json_end_array(w);
-	rc = 0;
+	if (failed > 1)
+		fmtpath(err + strlen(err), errlen - strlen(err), " (and %d "
+		    "more)", failed - 1);
+	rc = failed > 0 ? 1 : 0;
 out:
 	free_images(v, n);
 	return rc;
@@ -1836,7 +1868,7 @@ cmd_gc(int argc, char **argv)
 	struct json_writer w;
 	char err[1024], path[PATH_MAX], tmp[PATH_MAX], *end;
 	long keep = GC_KEEP;
-	int c, dry = 0, lock, rc = 1;
+	int c, dry = 0, lock, rc = 1, r;
 
 	while ((c = getopt_long(argc, argv, "r:k:n", longopts, NULL)) != -1)
 		switch (c) {
@@ -1870,10 +1902,12 @@ cmd_gc(int argc, char **argv)
 	json_writer_init(&w, &out, 0);
 	json_begin_object(&w);
 	json_kv_int(&w, "vzgc", 1);
-	if (gc_images(keep, dry, &w, err, sizeof err) == -1) {
+	if ((r = gc_images(keep, dry, &w, err, sizeof err)) == -1) {
 		errx_msg("%s; removing nothing", err);
 		goto out;
 	}
+	if (r == 1)
+		json_kv_string(&w, "error", err);
 	/*
 	 * Imports hold the lock from start to end, so a temporary file of one
 	 * seen now was left by an import that died (power loss, OOM kill).
@@ -1906,7 +1940,7 @@ cmd_gc(int argc, char **argv)
 	json_end_array(&w);
 	json_end_object(&w);
 	puts(out.data);
-	rc = fflush(stdout) == EOF ? 1 : 0;
+	rc = fflush(stdout) == EOF || r == 1 ? 1 : 0;
 out:
 	buf_release(&out);
 	close(lock);

@@ -342,7 +342,7 @@ test_expect_success 'hostile devices are skipped through --stdin unless trusted'
 GROOT=$TEST_TMP/gnode
 mkdir -p "$GROOT/pods"
 cp -a "$TEST_TMP/v1" "$TEST_TMP/g"
-for i in 1 2 3 4 5; do	# streams made at once: the store keeps three
+for i in 1 2 3 4 5 6; do	# streams made at once: the store keeps three
 	echo "gc $i" >"$TEST_TMP/g/etc/motd"
 	eval "G$i=\$(import g)"
 	eval "pack \$G$i" && stream >"$TEST_TMP/g$i.stream"
@@ -363,6 +363,25 @@ test_expect_success 'image-import --gc keeps the three newest of a reference and
 test_expect_success 'without --gc an import removes nothing' '
 	"$VZIMG" image-import --root "$GROOT" --stdin <g2.stream >imp.json &&
 	! grep -q removed imp.json && test $(ls -d "$GROOT"/images/*/ | wc -l) -eq 5
+'
+# An image gc cannot move (a mount point: EBUSY) stays whole and is named
+# in the import's JSON, which the master reports; the others still go.
+test_expect_success 'an image --gc cannot remove: import done, gcError names it' '
+	mount --bind "$GROOT/images/$G3" "$GROOT/images/$G3" &&
+	st=0; "$VZIMG" image-import --root "$GROOT" --gc --stdin <g6.stream >imp6.json 2>imp6.err || st=$?
+	umount "$GROOT/images/$G3"; cat imp6.json imp6.err; test $st -eq 0 &&
+	grep -q "\"status\":\"imported\"" imp6.json &&
+	grep -q "\"removed\":\[\"$G4\"\]" imp6.json &&
+	grep -q "\"gcError\":\"cannot remove .*$G3.*busy" imp6.json &&
+	test -d "$GROOT/images/$G3/rootfs" && test -f "$GROOT/images/$G3.tar" &&
+	test ! -e "$GROOT/images/$G4" && test -d "$GROOT/images/$G6"
+'
+test_expect_success 'image-gc exits 1 and says so in its JSON when one cannot go' '
+	mount --bind "$GROOT/images/$G3" "$GROOT/images/$G3" &&
+	st=0; "$VZIMG" image-gc --root "$GROOT" --keep 1 >gc1.json 2>gc1.err || st=$?
+	umount "$GROOT/images/$G3"; cat gc1.json gc1.err; test $st -eq 1 &&
+	grep -q "\"error\":\"cannot remove .*$G3" gc1.json &&
+	test -d "$GROOT/images/$G3/rootfs"
 '
 
 test_done

@@ -208,6 +208,26 @@ test_expect_success 'nodes that got images dropped unused old ones (image-gc)' '
 		}
 	done
 '
+# A node that cannot remove an old image (a mount point here) still takes
+# the update, and the deploy says the disk was not cleaned.
+stuck=$(hello_nodes | grep -vx "$bad" | head -n1)
+test_expect_success 'an old image the node cannot remove is reported by deploy' '
+	for t in $(images_on $stuck); do
+		on $stuck mount --bind /var/lib/vz/images/$t /var/lib/vz/images/$t || exit 1
+	done &&
+	echo v4 >"$C/images/v1/www/index.html" &&
+	st=0; vz --json deploy --timeout 60 >gc.json 2>gc.err || st=$?
+	for t in $(images_on $stuck); do
+		on $stuck umount /var/lib/vz/images/$t 2>/dev/null || :
+	done
+	test $st -eq 0 && python3 -c "
+import json
+r = json.load(open(\"gc.json\"))
+ev = [e for e in r[\"events\"] if \"old images were not removed\" in e]
+assert len(ev) == 1 and ev[0].startswith(\"$stuck: \") and \"busy\" in ev[0], r[\"events\"]
+assert all(x[\"ok\"] for x in r[\"results\"]), r[\"results\"]
+" && curl -sS --max-time 5 "http://$("$FAKEVPS" ip $stuck):8090/" | grep -qx v4
+'
 
 test_expect_failure_code 2 'kill of a pod not in the manifests is refused' '
 	vz kill sollo
