@@ -766,7 +766,8 @@ child_main(const struct launch *l, const char *rootfs, const char *cdir)
 		child_fail("cannot set capabilities: %s", strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		child_fail("cannot set no_new_privs: %s", strerror(errno));
-	json_free(img);		/* argv/env point into l->cspec or copies */
+	/* img is not freed: argv may point into its Entrypoint and Cmd, and
+	   the exec replaces this whole process image anyway. */
 	/* Nothing of the entrypoint runs outside its cgroup: wait for the
 	   parent to have moved us (it kills us if it cannot). */
 	if (read(child_gofd, &gobyte, 1) != 1)
