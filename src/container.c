@@ -640,8 +640,8 @@ child_main(const struct launch *l, const char *rootfs, const char *cdir)
 	char merged[PATH_MAX], upper[PATH_MAX], work[PATH_MAX], opts[3 * PATH_MAX];
 	char p[PATH_MAX];
 	struct buf b = BUF_INIT;
-	struct json_value *img = NULL;
-	const struct json_value *wd, *rof;
+	struct json_value *imgdoc = NULL;
+	const struct json_value *img, *wd, *rof;
 	struct ident id;
 	struct rlimit rl;
 	sigset_t ss;
@@ -676,13 +676,24 @@ child_main(const struct launch *l, const char *rootfs, const char *cdir)
 		close(fd);
 	}
 
-	snprintf(p, sizeof p, "%s/images/%s/config.json", l->root,
-	    json_get_string(l->cspec, "image"));
-	if (buf_read_file(&b, p, 1 << 20) == 0) {
-		if (json_parse(b.data, b.len, &img, err, sizeof err) != 0)
-			child_fail("image config: %s", err);
+	/*
+	 * The image config of this container's own image reference, which
+	 * the master puts in the spec: references whose rootfs is the same
+	 * share an image id, not a config.  Only a spec of an older master
+	 * has none; images/<id>/config.json is then the config of whichever
+	 * reference first brought the image to this node.
+	 */
+	if ((img = json_get_object(l->cspec, "imageConfig")) == NULL) {
+		snprintf(p, sizeof p, "%s/images/%s/config.json", l->root,
+		    json_get_string(l->cspec, "image"));
+		if (buf_read_file(&b, p, 1 << 20) == 0) {
+			if (json_parse(b.data, b.len, &imgdoc, err,
+			    sizeof err) != 0)
+				child_fail("image config: %s", err);
+		}
+		buf_release(&b);
+		img = imgdoc;
 	}
-	buf_release(&b);
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
 		child_fail("cannot make mounts private: %s", strerror(errno));
@@ -766,7 +777,8 @@ child_main(const struct launch *l, const char *rootfs, const char *cdir)
 		child_fail("cannot set capabilities: %s", strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		child_fail("cannot set no_new_privs: %s", strerror(errno));
-	json_free(img);		/* argv/env point into l->cspec or copies */
+	/* imgdoc is not freed: argv may point into its Entrypoint and Cmd,
+	   and the exec replaces this whole process image anyway. */
 	/* Nothing of the entrypoint runs outside its cgroup: wait for the
 	   parent to have moved us (it kills us if it cannot). */
 	if (read(child_gofd, &gobyte, 1) != 1)

@@ -39,6 +39,59 @@ write_strlist(struct json_writer *w, const char *key, const struct strlist *l)
 	json_end_array(w);
 }
 
+/* An array of strings from a parsed config, or null when it is none. */
+static void
+write_json_strv(struct json_writer *w, const char *key,
+    const struct json_value *v)
+{
+	size_t i;
+
+	json_key(w, key);
+	if (v == NULL || v->type != JSON_ARRAY) {
+		json_null(w);
+		return;
+	}
+	json_begin_array(w);
+	for (i = 0; i < v->n; i++)
+		if (v->items[i]->type == JSON_STRING)
+			json_string_len(w, v->items[i]->str, v->items[i]->len);
+	json_end_array(w);
+}
+
+/*
+ * What the node uses of an image config, always all five members, so a
+ * config read back from the cache or made by a new import of the same
+ * source gives the same bytes.  Env keeps only NAME=VALUE entries: the
+ * node refuses others in a spec, and always skipped them in config.json.
+ */
+static void
+write_image_config(struct json_writer *w, const struct json_value *cfg)
+{
+	const struct json_value *env, *e;
+	const char *s;
+	size_t i;
+
+	json_key(w, "imageConfig");
+	json_begin_object(w);
+	write_json_strv(w, "Entrypoint", json_get(cfg, "Entrypoint"));
+	write_json_strv(w, "Cmd", json_get(cfg, "Cmd"));
+	json_key(w, "Env");
+	json_begin_array(w);
+	env = json_get_array(cfg, "Env");
+	for (i = 0; env != NULL && i < env->n; i++) {
+		e = env->items[i];
+		if (e->type == JSON_STRING && strlen(e->str) == e->len &&
+		    e->str[0] != '=' && strchr(e->str, '=') != NULL)
+			json_string(w, e->str);
+	}
+	json_end_array(w);
+	s = json_get_string(cfg, "WorkingDir");
+	json_kv_string(w, "WorkingDir", s != NULL ? s : "");
+	s = json_get_string(cfg, "User");
+	json_kv_string(w, "User", s != NULL ? s : "");
+	json_end_object(w);
+}
+
 static void
 write_probe(struct json_writer *w, const char *key, const struct probe *p)
 {
@@ -80,13 +133,14 @@ write_probe(struct json_writer *w, const char *key, const struct probe *p)
 
 static void
 write_container(struct json_writer *w, const struct container *c,
-    const char *image_id)
+    const char *image_id, const struct json_value *image_config)
 {
 	size_t i;
 
 	json_begin_object(w);
 	json_kv_string(w, "name", c->name);
 	json_kv_string(w, "image", image_id);
+	write_image_config(w, image_config);
 	write_strv(w, "command", c->command);
 	write_strv(w, "args", c->args);
 	json_key(w, "env");
@@ -140,7 +194,8 @@ write_container(struct json_writer *w, const struct container *c,
 /* Everything but the hash, in a fixed order. */
 static void
 write_body(struct json_writer *w, const struct pod *p,
-    const char *const *image_ids)
+    const char *const *image_ids,
+    const struct json_value *const *image_configs)
 {
 	size_t i;
 
@@ -171,7 +226,8 @@ write_body(struct json_writer *w, const struct pod *p,
 	json_key(w, "containers");
 	json_begin_array(w);
 	for (i = 0; i < p->n_containers; i++)
-		write_container(w, &p->containers[i], image_ids[i]);
+		write_container(w, &p->containers[i], image_ids[i],
+		    image_configs[i]);
 	json_end_array(w);
 }
 
@@ -192,7 +248,8 @@ sha256_hex(const void *data, size_t len, char out[NODESPEC_HASH_LEN + 1])
 
 void
 nodespec_build(const struct pod *p, const char *const *image_ids,
-    struct buf *out, char hash[NODESPEC_HASH_LEN + 1])
+    const struct json_value *const *image_configs, struct buf *out,
+    char hash[NODESPEC_HASH_LEN + 1])
 {
 	struct buf body = BUF_INIT;
 	struct json_writer w;
@@ -200,7 +257,7 @@ nodespec_build(const struct pod *p, const char *const *image_ids,
 	json_writer_init(&w, &body, 0);
 	json_begin_object(&w);
 	json_kv_string(&w, "name", p->name);
-	write_body(&w, p, image_ids);
+	write_body(&w, p, image_ids, image_configs);
 	json_end_object(&w);
 	sha256_hex(body.data, body.len, hash);
 	buf_release(&body);
@@ -210,6 +267,6 @@ nodespec_build(const struct pod *p, const char *const *image_ids,
 	json_kv_int(&w, "vzspec", 1);
 	json_kv_string(&w, "name", p->name);
 	json_kv_string(&w, "hash", hash);
-	write_body(&w, p, image_ids);
+	write_body(&w, p, image_ids, image_configs);
 	json_end_object(&w);
 }

@@ -16,6 +16,8 @@
 
 #include <openssl/evp.h>
 
+#include "imgutil.h"
+#include "json.h"
 #include "nodespec.h"
 #include "reconcile.h"
 
@@ -89,47 +91,86 @@ image_fingerprint(const struct image_ref *r, const char *ref,
 	return rc;
 }
 
+/*
+ * The imports cache: images/imports/<fingerprint> holds the image id, a
+ * newline, and the image config (the vzimage JSON of image.h) of the
+ * reference whose source has that fingerprint.  The config is kept per
+ * reference, not per id: references with the same rootfs share an id but
+ * not a config, and the store's <id>.json holds whichever was imported
+ * last.  An entry without a config (from an older vzmaster), a damaged one
+ * or one whose image files are gone is a miss: the reference is imported
+ * again.
+ */
+#define CACHE_MAX	(65 + (1 << 20))
+
+/* A vzimage config as image_import writes it: *out, or -1. */
 static int
-cache_lookup(const struct reconcile *r, const char *fp, char id[65])
+config_parse(const char *text, size_t len, struct json_value **out)
 {
-	struct buf b = BUF_INIT, tar = BUF_INIT;
+	char perr[200];
+	int64_t v;
+
+	*out = NULL;
+	if (json_parse(text, len, out, perr, sizeof perr) == -1)
+		return -1;
+	if ((*out)->type != JSON_OBJECT ||
+	    json_get_int(*out, "vzimage", &v) == -1 || v != 1) {
+		json_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cache_lookup(const struct reconcile *r, const char *fp, char id[65],
+    struct json_value **cfg)
+{
+	struct buf b = BUF_INIT;
 	char path[4200];
 	struct stat st;
 	int ok = 0;
 
+	*cfg = NULL;
 	snprintf(path, sizeof path, "%s/images/imports/%s", r->cl.state_dir,
 	    fp);
-	if (buf_read_file(&b, path, 256) == 0 && b.len >= 64) {
+	if (buf_read_file(&b, path, CACHE_MAX) == 0 && b.len > 65 &&
+	    b.data[64] == '\n') {
 		memcpy(id, b.data, 64);
 		id[64] = '\0';
-		imgstore_tar_path(&r->store, id, path, sizeof path);
-		ok = stat(path, &st) == 0;
+		if (is_sha256_hex(id) &&
+		    config_parse(b.data + 65, b.len - 65, cfg) == 0) {
+			/* <id>.json too: pushes send it as the node's
+			   config.json */
+			imgstore_tar_path(&r->store, id, path, sizeof path);
+			ok = stat(path, &st) == 0;
+			imgstore_config_path(&r->store, id, path, sizeof path);
+			ok = ok && stat(path, &st) == 0;
+		}
+	}
+	if (!ok) {
+		json_free(*cfg);
+		*cfg = NULL;
 	}
 	buf_release(&b);
-	buf_release(&tar);
 	return ok;
 }
 
 static void
-cache_store(const struct reconcile *r, const char *fp, const char *id)
+cache_store(const struct reconcile *r, const char *fp, const char *id,
+    const char *config_json)
 {
-	char dir[4200], path[4300], tmp[4400];
-	int fd;
+	struct buf b = BUF_INIT;
+	char dir[4200], path[4300], err[256];
 
 	snprintf(dir, sizeof dir, "%s/images/imports", r->cl.state_dir);
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
 		return;
 	snprintf(path, sizeof path, "%s/%s", dir, fp);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1)
-		return;
-	if (write(fd, id, 64) != 64 || close(fd) == -1) {
-		unlink(tmp);
-		return;
-	}
-	if (rename(tmp, path) == -1)
-		unlink(tmp);
+	buf_addf(&b, "%s\n%s", id, config_json);
+	/* a cache: no fsync, a reader checks what it finds */
+	(void)write_file_replace(path, b.data, b.len, err, sizeof err);
+	buf_release(&b);
 }
 
 /* The reference string the store is keyed by: transport:abspath[:tag]. */
@@ -141,18 +182,23 @@ ref_string(const struct image_ref *ir, struct buf *out)
 		buf_addf(out, ":%s", ir->tag);
 }
 
+/*
+ * Import one reference (or find it in the imports cache): its image id and
+ * its own image config, *cfg (caller must json_free).
+ */
 static int
 import_one(struct reconcile *r, const struct image_ref *ir, char id[65],
-    char *err, size_t errlen)
+    struct json_value **cfg, char *err, size_t errlen)
 {
 	struct buf ref = BUF_INIT;
 	struct image_info info;
 	char fp[65];
 	int rc = -1, have_fp;
 
+	*cfg = NULL;
 	ref_string(ir, &ref);
 	have_fp = image_fingerprint(ir, ref.data, fp) == 0;
-	if (have_fp && cache_lookup(r, fp, id)) {
+	if (have_fp && cache_lookup(r, fp, id, cfg)) {
 		/* unchanged since the last import: keep the version index */
 		rc = imgstore_record(&r->store, ref.data, id, err, errlen);
 		goto out;
@@ -161,11 +207,21 @@ import_one(struct reconcile *r, const struct image_ref *ir, char id[65],
 	if (imgstore_import(&r->store, ref.data, &info, err, errlen) == -1)
 		goto out;
 	snprintf(id, 65, "%s", info.id);
-	image_info_release(&info);
+	if (info.config_json == NULL || config_parse(info.config_json,
+	    strlen(info.config_json), cfg) == -1) {
+		snprintf(err, errlen, "image %.12s: no image config", id);
+		image_info_release(&info);
+		goto out;
+	}
 	if (have_fp)
-		cache_store(r, fp, id);
+		cache_store(r, fp, id, info.config_json);
+	image_info_release(&info);
 	rc = 0;
 out:
+	if (rc == -1) {
+		json_free(*cfg);
+		*cfg = NULL;
+	}
 	buf_release(&ref);
 	return rc;
 }
@@ -192,6 +248,7 @@ reconcile_prepare(struct reconcile *r)
 	struct buf path = BUF_INIT;
 	char err[1024];
 	const char **ids;
+	struct json_value **cfgs;
 	size_t i, j;
 
 	buf_addf(&path, "%s/images", r->cl.state_dir);
@@ -227,12 +284,15 @@ reconcile_prepare(struct reconcile *r)
 		d->pod = p;
 		d->image_ids = xcalloc(p->n_containers, sizeof *d->image_ids);
 		d->refs = xcalloc(p->n_containers, sizeof *d->refs);
+		/* each container's config is its own reference's, even
+		   where two references share an image id */
+		cfgs = xcalloc(p->n_containers, sizeof *cfgs);
 		for (j = 0; j < p->n_containers; j++) {
 			const struct image_ref *ir = &p->containers[j].image;
 
 			ref_string(ir, &path);
 			d->refs[j] = buf_detach(&path, NULL);
-			if (import_one(r, ir, d->image_ids[j], err,
+			if (import_one(r, ir, d->image_ids[j], &cfgs[j], err,
 			    sizeof err) == -1) {
 				snprintf(d->err, sizeof d->err, "%s:%d:%d: "
 				    "pod '%s': image '%s': %s", p->file,
@@ -242,6 +302,9 @@ reconcile_prepare(struct reconcile *r)
 			}
 		}
 		if (d->failed) {
+			for (j = 0; j < p->n_containers; j++)
+				json_free(cfgs[j]);
+			free(cfgs);
 			vz_error("%s", d->err);
 			r->import_failures++;
 			continue;
@@ -249,8 +312,12 @@ reconcile_prepare(struct reconcile *r)
 		ids = xcalloc(p->n_containers, sizeof *ids);
 		for (j = 0; j < p->n_containers; j++)
 			ids[j] = d->image_ids[j];
-		nodespec_build(p, ids, &d->spec, d->hash);
+		nodespec_build(p, ids, (const struct json_value *const *)cfgs,
+		    &d->spec, d->hash);
 		free(ids);
+		for (j = 0; j < p->n_containers; j++)
+			json_free(cfgs[j]);
+		free(cfgs);
 		if (spec_store_put(r->spec_dir, d->hash, &d->spec, err,
 		    sizeof err) == -1) {
 			vz_error("%s", err);

@@ -3,11 +3,12 @@
  * spec is untrusted until its ownership is checked: a file that root does
  * not own, or that others may write, could otherwise make vzexec run
  * anything as root.  Everything the container child later relies on
- * (names, image id, types of command/args/env, volume references) is
- * checked here, so the child only has to act.
+ * (names, image id, types of command/args/env and of the image config,
+ * volume references) is checked here, so the child only has to act.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,80 @@ probe_ok(const struct json_value *p)
 	    optint_ok(p, "failureThreshold", 1, 1000);
 }
 
+/* An optional string member: absent, null, or a string of at most max
+   bytes without NUL. */
+static int
+optstr_ok(const struct json_value *o, const char *key, size_t max)
+{
+	const struct json_value *v = json_get(o, key);
+
+	if (v == NULL || v->type == JSON_NULL)
+		return 1;
+	return v->type == JSON_STRING && strlen(v->str) == v->len &&
+	    v->len <= max;
+}
+
+/*
+ * imageConfig: the image config the master resolved for this container's
+ * own image reference (several references may share one image id, each
+ * with its own Entrypoint, Cmd, Env...).  Absent or null: a spec of an
+ * older master, and the container uses images/<id>/config.json.  Members
+ * the node does not use are ignored.
+ */
+static int
+imgcfg_ok(const struct json_value *c, const char *name, char *err,
+    size_t errlen)
+{
+	const struct json_value *ic, *a;
+	const char *k, *s;
+	size_t i, j;
+	static const char *const argvs[] = { "Entrypoint", "Cmd" };
+
+	ic = json_get(c, "imageConfig");
+	if (ic == NULL || ic->type == JSON_NULL)
+		return 0;
+	if (ic->type != JSON_OBJECT) {
+		snprintf(err, errlen, "'%s': 'imageConfig' is not an object",
+		    name);
+		return -1;
+	}
+	for (j = 0; j < sizeof argvs / sizeof argvs[0]; j++) {
+		k = argvs[j];
+		a = json_get(ic, k);
+		if (!strarray_ok(a) || (a != NULL && a->type == JSON_ARRAY &&
+		    a->n > VZ_IMGCFG_ITEMS_MAX)) {
+			snprintf(err, errlen, "'%s': imageConfig.%s must be "
+			    "null or an array of at most %d strings", name, k,
+			    VZ_IMGCFG_ITEMS_MAX);
+			return -1;
+		}
+	}
+	a = json_get(ic, "Env");
+	if (!strarray_ok(a) || (a != NULL && a->type == JSON_ARRAY &&
+	    a->n > VZ_IMGCFG_ITEMS_MAX))
+		goto badenv;
+	for (i = 0; a != NULL && a->type == JSON_ARRAY && i < a->n; i++) {
+		s = a->items[i]->str;
+		if (s[0] == '=' || strchr(s, '=') == NULL)
+			goto badenv;
+	}
+	if (!optstr_ok(ic, "WorkingDir", PATH_MAX - 1)) {
+		snprintf(err, errlen, "'%s': imageConfig.WorkingDir must be "
+		    "a string of at most %d bytes", name, PATH_MAX - 1);
+		return -1;
+	}
+	if (!optstr_ok(ic, "User", VZ_IMGCFG_USER_MAX)) {
+		snprintf(err, errlen, "'%s': imageConfig.User must be a "
+		    "string of at most %d bytes", name, VZ_IMGCFG_USER_MAX);
+		return -1;
+	}
+	return 0;
+badenv:
+	snprintf(err, errlen, "'%s': imageConfig.Env must be null or an array "
+	    "of at most %d NAME=VALUE strings", name, VZ_IMGCFG_ITEMS_MAX);
+	return -1;
+}
+
 static int
 container_ok(const struct json_value *c, const struct json_value *vols,
     char *err, size_t errlen)
@@ -227,6 +302,8 @@ container_ok(const struct json_value *c, const struct json_value *vols,
 		snprintf(err, errlen, "'%s': malformed probe", name);
 		return -1;
 	}
+	if (imgcfg_ok(c, name, err, errlen) != 0)
+		return -1;
 	if (caps_compute(c, &caps, err, errlen) != 0)
 		return -1;
 	return 0;

@@ -24,6 +24,10 @@ struct buf;
 #define VZ_NEXT_SUFFIX		".next"
 #define VZ_NAME_MAX		(VZ_LABEL_MAX + 5)
 #define VZ_SPEC_MAX		(1024 * 1024)
+/* A spec's imageConfig: items of Entrypoint, Cmd and Env each, and the
+   bytes of User (container.c resolves it in a 128-byte buffer). */
+#define VZ_IMGCFG_ITEMS_MAX	4096
+#define VZ_IMGCFG_USER_MAX	127
 
 /* Exit codes of every verb; the last two only of the waiting ones. */
 #define EXIT_DONE	0

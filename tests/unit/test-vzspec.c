@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "tap.h"
 #include "vzexec.h"
 
@@ -87,6 +88,65 @@ main(void)
 	is_int(load("web", "{\"vzspec\":1,\"name\":\"web\",\"containers\":"
 	    "[{\"name\":\"a\"," IMG ",\"memoryLimit\":-5}]}", 0644, err,
 	    sizeof err), -1, "a negative memoryLimit is refused");
+
+	/* imageConfig: the config of this container's own reference */
+#define ICSPEC(ic) "{\"vzspec\":1,\"name\":\"web\",\"containers\":" \
+	"[{\"name\":\"a\"," IMG ",\"imageConfig\":" ic "}]}"
+	is_int(load("web", ICSPEC("{\"Entrypoint\":null,\"Cmd\":[\"/bin/sh\"],"
+	    "\"Env\":[\"PATH=/bin\",\"A=\"],\"WorkingDir\":\"/srv\","
+	    "\"User\":\"app:app\",\"ExposedPorts\":[\"80/tcp\"]}"), 0644, err,
+	    sizeof err), 0, "an imageConfig loads (unknown members ignored)");
+	is_int(load("web", ICSPEC("null"), 0644, err, sizeof err), 0,
+	    "a null imageConfig is an absent one");
+	is_int(load("web", ICSPEC("{}"), 0644, err, sizeof err), 0,
+	    "an empty imageConfig loads");
+	is_int(load("web", ICSPEC("[\"/bin/sh\"]"), 0644, err, sizeof err), -1,
+	    "an imageConfig that is not an object is refused");
+	is_str(err, "'a': 'imageConfig' is not an object", "with a message");
+	is_int(load("web", ICSPEC("{\"Cmd\":\"/bin/sh\"}"), 0644, err,
+	    sizeof err), -1, "a string Cmd is refused");
+	ok(strstr(err, "'a': imageConfig.Cmd must be null or an array") !=
+	    NULL, "naming the container and the member: %s", err);
+	is_int(load("web", ICSPEC("{\"Entrypoint\":[\"/bin/sh\",1]}"), 0644,
+	    err, sizeof err), -1, "a number in Entrypoint is refused");
+	ok(strstr(err, "imageConfig.Entrypoint") != NULL, "%s", err);
+	is_int(load("web", ICSPEC("{\"Cmd\":[\"a\\u0000b\"]}"), 0644, err,
+	    sizeof err), -1, "a NUL inside a Cmd string is refused");
+	is_int(load("web", ICSPEC("{\"Env\":[\"NOVALUE\"]}"), 0644, err,
+	    sizeof err), -1, "an Env entry without '=' is refused");
+	ok(strstr(err, "imageConfig.Env must be null or an array") != NULL,
+	    "%s", err);
+	is_int(load("web", ICSPEC("{\"Env\":[\"=x\"]}"), 0644, err,
+	    sizeof err), -1, "an Env entry without a name is refused");
+	is_int(load("web", ICSPEC("{\"Env\":{\"A\":\"b\"}}"), 0644, err,
+	    sizeof err), -1, "an Env object is refused");
+	is_int(load("web", ICSPEC("{\"WorkingDir\":[]}"), 0644, err,
+	    sizeof err), -1, "a WorkingDir array is refused");
+	ok(strstr(err, "imageConfig.WorkingDir") != NULL, "%s", err);
+	is_int(load("web", ICSPEC("{\"User\":1000}"), 0644, err, sizeof err),
+	    -1, "a numeric User is refused");
+	ok(strstr(err, "imageConfig.User") != NULL, "%s", err);
+	{
+		struct buf big = BUF_INIT;
+		int i;
+
+		buf_adds(&big, "{\"vzspec\":1,\"name\":\"web\",\"containers\":"
+		    "[{\"name\":\"a\"," IMG ",\"imageConfig\":{\"User\":\"");
+		for (i = 0; i < VZ_IMGCFG_USER_MAX + 1; i++)
+			buf_addc(&big, 'u');
+		buf_adds(&big, "\"}}]}");
+		is_int(load("web", big.data, 0644, err, sizeof err), -1,
+		    "a User longer than the node resolves is refused");
+		buf_reset(&big);
+		buf_adds(&big, "{\"vzspec\":1,\"name\":\"web\",\"containers\":"
+		    "[{\"name\":\"a\"," IMG ",\"imageConfig\":{\"Cmd\":[");
+		for (i = 0; i < VZ_IMGCFG_ITEMS_MAX + 1; i++)
+			buf_adds(&big, i ? ",\"x\"" : "\"x\"");
+		buf_adds(&big, "]}}]}");
+		is_int(load("web", big.data, 0644, err, sizeof err), -1,
+		    "a Cmd of too many items is refused");
+		buf_release(&big);
+	}
 
 	snprintf(path, sizeof path, "%s/web.json", dir);
 	f = fopen(path, "w");
