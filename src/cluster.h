@@ -25,7 +25,9 @@ struct vz_ssh;
 /* A probe through a held connection: connect timeout + this for status. */
 #define PROBE_MUX_EXTRA_MS	5000
 /* The oldest node vzexec that speaks what deploy sends (spec-put --wait,
-   image-import --stdin); older nodes are upgraded by re-running newnode. */
+   image-import --stdin); older nodes are upgraded by re-running newnode.
+   0.2.0 ignores a spec's imageConfig and uses the config.json of the
+   image id, as every version before did: not refused for that alone. */
 #define VZEXEC_NODE_MIN_VERSION	"0.2.0"
 
 struct cnode {
