@@ -812,29 +812,6 @@ out:
 
 /* ---- image configs ---- */
 
-static void
-put_string_array(struct json_writer *w, const char *key,
-    const struct json_value *v, int null_if_absent)
-{
-	size_t i;
-
-	json_key(w, key);
-	if (v == NULL || v->type != JSON_ARRAY) {
-		if (null_if_absent)
-			json_null(w);
-		else {
-			json_begin_array(w);
-			json_end_array(w);
-		}
-		return;
-	}
-	json_begin_array(w);
-	for (i = 0; i < v->n; i++)
-		if (v->items[i]->type == JSON_STRING)
-			json_string_len(w, v->items[i]->str, v->items[i]->len);
-	json_end_array(w);
-}
-
 /* The vzimage config from an OCI/docker config document (or NULL). */
 static void
 make_config(struct ctx *c, const struct json_value *doc)
@@ -851,10 +828,10 @@ make_config(struct ctx *c, const struct json_value *doc)
 	json_begin_object(&w);
 	json_kv_int(&w, "vzimage", 1);
 	json_kv_string(&w, "ref", c->ref);
-	put_string_array(&w, "Entrypoint", cfg ? json_get(cfg, "Entrypoint") :
-	    NULL, 1);
-	put_string_array(&w, "Cmd", cfg ? json_get(cfg, "Cmd") : NULL, 1);
-	put_string_array(&w, "Env", cfg ? json_get(cfg, "Env") : NULL, 0);
+	json_kv_strings(&w, "Entrypoint", cfg ? json_get(cfg, "Entrypoint") :
+	    NULL, 0);
+	json_kv_strings(&w, "Cmd", cfg ? json_get(cfg, "Cmd") : NULL, 0);
+	json_kv_strings(&w, "Env", cfg ? json_get(cfg, "Env") : NULL, 1);
 	s = cfg ? json_get_string(cfg, "WorkingDir") : NULL;
 	json_kv_string(&w, "WorkingDir", s ? s : "");
 	s = cfg ? json_get_string(cfg, "User") : NULL;

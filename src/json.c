@@ -635,3 +635,26 @@ json_get_int(const struct json_value *o, const char *key, int64_t *out)
 {
 	return json_as_int(json_get(o, key), out);
 }
+
+void
+json_kv_strings(struct json_writer *w, const char *key,
+    const struct json_value *v, int empty_if_absent)
+{
+	size_t i;
+
+	json_key(w, key);
+	if (v == NULL || v->type != JSON_ARRAY) {
+		if (!empty_if_absent) {
+			json_null(w);
+			return;
+		}
+		json_begin_array(w);
+		json_end_array(w);
+		return;
+	}
+	json_begin_array(w);
+	for (i = 0; i < v->n; i++)
+		if (v->items[i]->type == JSON_STRING)
+			json_string_len(w, v->items[i]->str, v->items[i]->len);
+	json_end_array(w);
+}

@@ -87,4 +87,12 @@ const struct json_value	*json_get_object(const struct json_value *,
 int	 json_get_int(const struct json_value *, const char *key, int64_t *v);
 int	 json_as_int(const struct json_value *, int64_t *v);
 
+/*
+ * key: the string items of v, an array (other items skipped); when v is
+ * not an array, null, or [] when empty_if_absent.  Copies a config's
+ * string lists (Entrypoint, Cmd, Env) into a document being written.
+ */
+void	json_kv_strings(struct json_writer *, const char *key,
+	    const struct json_value *v, int empty_if_absent);
+
 #endif

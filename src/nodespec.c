@@ -39,25 +39,6 @@ write_strlist(struct json_writer *w, const char *key, const struct strlist *l)
 	json_end_array(w);
 }
 
-/* An array of strings from a parsed config, or null when it is none. */
-static void
-write_json_strv(struct json_writer *w, const char *key,
-    const struct json_value *v)
-{
-	size_t i;
-
-	json_key(w, key);
-	if (v == NULL || v->type != JSON_ARRAY) {
-		json_null(w);
-		return;
-	}
-	json_begin_array(w);
-	for (i = 0; i < v->n; i++)
-		if (v->items[i]->type == JSON_STRING)
-			json_string_len(w, v->items[i]->str, v->items[i]->len);
-	json_end_array(w);
-}
-
 /*
  * What the node uses of an image config, always all five members, so a
  * config read back from the cache or made by a new import of the same
@@ -73,8 +54,8 @@ write_image_config(struct json_writer *w, const struct json_value *cfg)
 
 	json_key(w, "imageConfig");
 	json_begin_object(w);
-	write_json_strv(w, "Entrypoint", json_get(cfg, "Entrypoint"));
-	write_json_strv(w, "Cmd", json_get(cfg, "Cmd"));
+	json_kv_strings(w, "Entrypoint", json_get(cfg, "Entrypoint"), 0);
+	json_kv_strings(w, "Cmd", json_get(cfg, "Cmd"), 0);
 	json_key(w, "Env");
 	json_begin_array(w);
 	env = json_get_array(cfg, "Env");
