@@ -337,8 +337,13 @@ start_sup() {
 	SUP=$!
 	wait_until 10 test -f "$R/run/supervise.pid"
 }
+# By its pidfile: start_sup runs inside a test's subshell, so $SUP is
+# gone by the next test and at exit (a supervisor outlived the test).
 stop_sup() {
-	[ -n "${SUP:-}" ] && kill -TERM "$SUP" 2>/dev/null && wait "$SUP" 2>/dev/null
+	_p=$(cat "$R/run/supervise.pid" 2>/dev/null) || _p=
+	if [ -n "$_p" ] && kill -TERM "$_p" 2>/dev/null; then
+		wait_until 10 sh -c "! kill -0 $_p"
+	fi
 	SUP=
 	rm -f "$R/run/supervise.pid"
 }
