@@ -978,6 +978,7 @@ exec_session(struct vz_ssh *h, struct vz_ssh_cmd *c, const char *cmdline,
 	LIBSSH2_CHANNEL *ch = NULL;
 	char chunk[32768], *sig = NULL;
 	char stage[32768];
+	struct buf wire = BUF_INIT;
 	size_t max = c->max_output > 0 ? c->max_output : VZ_SSH_MAX_OUTPUT;
 	size_t stage_off = 0, stage_len = 0, siglen = 0;
 	uint64_t inoff = 0, reported = 0, inread = 0;
@@ -1010,7 +1011,11 @@ exec_session(struct vz_ssh *h, struct vz_ssh_cmd *c, const char *cmdline,
 			goto timedout;
 	}
 	*opened = 1;
-	NB(h, libssh2_channel_exec(ch, cmdline), deadline, r);
+	/* exec: the login shell sshd starts for the command would otherwise
+	   fork it and wait (dash does not exec a -c command's last one), one
+	   more process per command on a small node */
+	buf_addf(&wire, "exec %s", cmdline);
+	NB(h, libssh2_channel_exec(ch, wire.data), deadline, r);
 	if (r == LIBSSH2_ERROR_EAGAIN)
 		goto timedout;
 	if (r != 0) {
@@ -1156,6 +1161,7 @@ out:
 			(void)libssh2_channel_close(ch);
 		libssh2_channel_free(ch);
 	}
+	buf_release(&wire);
 	if (h->session != NULL)
 		libssh2_session_set_blocking(h->session, 1);
 	/* the client sends all of its stdin before it reads our answer */
