@@ -348,4 +348,15 @@ test_expect_success 'upgraded with the command the message gives, the node takes
 	vz -q deploy --timeout 60 &&
 	! pods_on $old | grep "^hello:" | cmp -s - before
 '
+# The push progress bar: drawn on a terminal (script(1) gives one), at
+# least its first and its final frame; never in a cron-style run.
+test_expect_success 'a push draws a progress bar on a terminal, none without' '
+	echo v5 >"$C/images/v1/www/index.html" &&
+	script -qec "$VZMASTER -C $C deploy --timeout 60" /dev/null >tty.out &&
+	tr "\r" "\n" <tty.out >tty.lines && cat tty.lines &&
+	grep -Eq "^images \[#{30}\] 100%  [0-9.]+ (B|KiB|MiB)/[0-9.]+ (B|KiB|MiB)  " tty.lines &&
+	echo v6 >"$C/images/v1/www/index.html" &&
+	vz deploy --timeout 60 >notty.out 2>&1 && cat notty.out &&
+	grep -q "updated" notty.out && ! grep -q "images \[" notty.out
+'
 test_done
