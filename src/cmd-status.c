@@ -57,8 +57,9 @@ print_human(struct cluster *cl)
 	size_t i, j, k;
 	int any = 0;
 
-	printf("%-20s %-16s %-10s %-12s %-10s %8s %6s %10s\n", "POD/CONTAINER",
-	    "NODE", "VENDOR", "STATE", "READY", "RESTARTS", "AGE", "MEMORY");
+	printf("%-20s %-16s %-10s %-12s %-10s %8s %6s %10s  %s\n",
+	    "POD/CONTAINER", "NODE", "VENDOR", "STATE", "READY", "RESTARTS",
+	    "AGE", "MEMORY", "IMAGE");
 	for (i = 0; i < cl->nnodes; i++) {
 		const struct cnode *n = &cl->nodes[i];
 
@@ -84,10 +85,12 @@ print_human(struct cluster *cl)
 				human_bytes(c->memory, mem, sizeof mem);
 				human_age(c->started_at, now, age, sizeof age);
 				printf("%-20s %-16s %-10s %-12s %-10s %8lld "
-				    "%6s %10s%s%s\n", name, n->host->name,
+				    "%6s %10s  %.12s%s%s\n", name,
+				    n->host->name,
 				    n->host->vendor ? n->host->vendor : "-",
 				    c->state, c->ready ? "yes" : "no",
 				    (long long)c->restarts, age, mem,
+				    c->image ? c->image : "-",
 				    c->reason ? "  " : "",
 				    c->reason ? c->reason : "");
 				any = 1;
@@ -96,9 +99,9 @@ print_human(struct cluster *cl)
 	}
 	if (!any)
 		printf("(no pods)\n");
-	printf("\n%-16s %-10s %-10s %-20s %-8s %10s %10s %10s %5s\n", "NODE",
-	    "VENDOR", "REACHABLE", "OS", "ARCH", "MEM", "MEM FREE",
-	    "DISK FREE", "LOAD");
+	printf("\n%-16s %-10s %-10s %-20s %-8s %10s %10s %10s %5s  %s\n",
+	    "NODE", "VENDOR", "REACHABLE", "OS", "ARCH", "MEM", "MEM FREE",
+	    "DISK FREE", "LOAD", "VZEXEC");
 	for (i = 0; i < cl->nnodes; i++) {
 		const struct cnode *n = &cl->nodes[i];
 
@@ -111,11 +114,15 @@ print_human(struct cluster *cl)
 		human_bytes(n->st.mem_total, total, sizeof total);
 		human_bytes(n->st.mem_available, avail, sizeof avail);
 		human_bytes(n->st.disk_free, disk, sizeof disk);
-		printf("%-16s %-10s %-10s %-20s %-8s %10s %10s %10s %5.2f%s\n",
-		    n->host->name, n->host->vendor ? n->host->vendor : "-",
+		printf("%-16s %-10s %-10s %-20s %-8s %10s %10s %10s %5.2f  %s"
+		    "%s%s\n", n->host->name,
+		    n->host->vendor ? n->host->vendor : "-",
 		    "yes", n->st.os ? n->st.os : "-",
 		    n->st.arch ? n->st.arch : "-", total, avail, disk,
-		    n->st.load1, n->st.supervisor_running ? "" :
+		    n->st.load1, n->st.vzexec_version ? n->st.vzexec_version :
+		    "-", node_version_cmp(n->st.vzexec_version,
+		    VZEXEC_NODE_MIN_VERSION) < 0 ? "  (too old: run newnode "
+		    "again)" : "", n->st.supervisor_running ? "" :
 		    "  (supervisor not running)");
 	}
 }
@@ -152,6 +159,7 @@ print_json(struct cluster *cl)
 		json_key(&w, "load1");
 		json_double(&w, n->st.load1);
 		json_kv_bool(&w, "supervisorRunning", n->st.supervisor_running);
+		json_kv_string(&w, "vzexecVersion", n->st.vzexec_version);
 		json_key(&w, "images");
 		json_begin_array(&w);
 		for (j = 0; j < n->st.nimages; j++)
@@ -184,6 +192,7 @@ print_json(struct cluster *cl)
 				json_begin_object(&w);
 				json_kv_string(&w, "name", c->name);
 				json_kv_string(&w, "state", c->state);
+				json_kv_string(&w, "image", c->image);
 				json_kv_string(&w, "reason", c->reason);
 				json_kv_bool(&w, "ready", c->ready);
 				json_kv_int(&w, "pid", c->pid);

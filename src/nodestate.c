@@ -104,6 +104,7 @@ parse_container(const struct json_value *c, struct node_container *nc,
 	    opt_string(c, "reason", &nc->reason, ctx, err, errlen) == -1 ||
 	    opt_string(c, "runningHash", &nc->running_hash, ctx, err,
 	    errlen) == -1 ||
+	    opt_string(c, "image", &nc->image, ctx, err, errlen) == -1 ||
 	    opt_int(c, "pid", &nc->pid, 0, ctx, err, errlen) == -1 ||
 	    opt_int(c, "startedAt", &nc->started_at, 0, ctx, err, errlen) == -1 ||
 	    opt_int(c, "restarts", &nc->restarts, 0, ctx, err, errlen) == -1 ||
@@ -113,6 +114,8 @@ parse_container(const struct json_value *c, struct node_container *nc,
 		return -1;
 	if (nc->name == NULL || !valid_name(nc->name))
 		return bad(err, errlen, ctx, "missing or invalid name");
+	if (nc->image != NULL && !valid_hex64(nc->image))
+		return bad(err, errlen, ctx, "bad image id");
 	if (nc->state == NULL)
 		nc->state = xstrdup("unknown");
 	r = json_get(c, "ready");
@@ -295,6 +298,7 @@ node_state_release(struct node_state *ns)
 			free(p->containers[j].state);
 			free(p->containers[j].reason);
 			free(p->containers[j].running_hash);
+			free(p->containers[j].image);
 		}
 		free(p->containers);
 		free(p->name);

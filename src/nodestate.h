@@ -17,6 +17,7 @@ struct node_container {
 	char	*state;		/* waiting running backoff stopped failed */
 	char	*reason;	/* NULL when none */
 	char	*running_hash;	/* spec hash of the copy that runs, or NULL */
+	char	*image;		/* image id it runs, or NULL */
 	int64_t	 pid;
 	int64_t	 started_at;	/* unix seconds, 0 unknown */
 	int64_t	 restarts;

@@ -195,6 +195,38 @@ test_expect_success 'every node holds the new image with the right digest' '
 		curl -sS --max-time 5 "http://$("$FAKEVPS" ip $n):8090/" | grep -qx v3
 	done
 '
+# vzmaster status against what the nodes themselves report.
+test_expect_success 'status: every replica with node, vendor, state and image; every node' '
+	ver=$("$VZEXEC" version | cut -d" " -f2) &&
+	vz --json status >st.json && vz status >st.txt && cat st.txt &&
+	for n in $(hello_nodes); do echo "$n $(image_of $n)"; done >want.txt &&
+	python3 -c "
+import json
+r = json.load(open(\"st.json\"))
+nodes = {n[\"name\"]: n for n in r[\"nodes\"]}
+assert sorted(nodes) == [\"n1\", \"n2\", \"n3\"], nodes
+for n in nodes.values():
+    assert n[\"reachable\"] and n[\"supervisorRunning\"] and n[\"os\"], n
+    assert n[\"memTotal\"] > 0 and n[\"diskFree\"] > 0, n
+    assert n[\"vzexecVersion\"] == \"$ver\", n
+want = dict(l.split() for l in open(\"want.txt\"))
+got = {}
+for p in r[\"pods\"]:
+    if p[\"pod\"] == \"hello\":
+        c = p[\"containers\"][0]
+        assert c[\"name\"] == \"httpd\" and c[\"state\"] == \"running\" and c[\"ready\"], p
+        got[p[\"node\"]] = c[\"image\"]
+assert got == want, (got, want)
+assert len({nodes[n][\"vendor\"] for n in got}) == 2, got
+" &&
+	grep -Eq "^POD/CONTAINER .* MEMORY +IMAGE$" st.txt &&
+	while read -r n id; do
+		grep -Eq "^hello/httpd +$n +[a-z]+ +running +yes .* ${id%${id#????????????}}$" st.txt || exit 1
+	done <want.txt &&
+	for n in n1 n2 n3; do
+		grep -Eq "^$n +[a-z]+ +yes .* $ver$" st.txt || exit 1
+	done
+'
 test_expect_success 'nodes that got images dropped unused old ones (image-gc)' '
 	# v1, v2, v2b and v3 of one reference: v1, the oldest and unused,
 	# went with the push of v3 (not checked on $bad, whose tarballs the

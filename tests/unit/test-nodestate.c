@@ -15,7 +15,9 @@ static const char good[] =
 "\"pods\":[{\"name\":\"web\",\"hash\":\"h1\",\"error\":null,"
 "\"containers\":[{\"name\":\"app\",\"state\":\"running\",\"reason\":null,"
 "\"pid\":99,\"startedAt\":1700000000,\"restarts\":2,\"lastExitCode\":137,"
-"\"ready\":true,\"memoryBytes\":4096,\"runningHash\":\"h1\"}]},"
+"\"ready\":true,\"memoryBytes\":4096,\"runningHash\":\"h1\","
+"\"image\":\"" "0123456789abcdef0123456789abcdef"
+"0123456789abcdef0123456789abcdef" "\"}]},"
 "{\"name\":\"db\",\"hash\":\"h2\",\"containers\":[{\"name\":\"pg\","
 "\"state\":\"backoff\",\"reason\":\"executable not found\"}]}]}";
 
@@ -56,6 +58,8 @@ main(void)
 	p = node_state_pod(&ns, "web");
 	ok(p != NULL && p->ncontainers == 1, "pod web found");
 	is_int(p->containers[0].restarts, 2, "restarts");
+	is_str(p->containers[0].image, "0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef", "the container's image");
 	ok(node_pod_healthy(p), "web healthy");
 	p = node_state_pod(&ns, "web");
 	free(p->containers[0].running_hash);
@@ -93,6 +97,9 @@ main(void)
 	ok(lie("{\"vzstatus\":1,\"pods\":[{\"name\":\"a\",\"containers\":"
 	    "[{\"name\":\"c\",\"pid\":\"12\"}]}]}", "not an integer"),
 	    "string where int");
+	ok(lie("{\"vzstatus\":1,\"pods\":[{\"name\":\"a\",\"containers\":"
+	    "[{\"name\":\"c\",\"image\":\"\\u001b[2J\"}]}]}", "bad image id"),
+	    "an escape sequence as a container's image");
 	ok(lie("{\"vzstatus\":1,\"node\":{\"os\":5}}", "not a string"),
 	    "int where string");
 	ok(lie("{\"vzstatus\":1,\"pods\":{}}", "bad list"), "object as list");
