@@ -391,4 +391,46 @@ test_expect_success 'a push draws a progress bar on a terminal, none without' '
 	vz deploy --timeout 60 >notty.out 2>&1 && cat notty.out &&
 	grep -q "updated" notty.out && ! grep -q "images \[" notty.out
 '
+# Bad input.  A manifest error stops deploy before any node is touched
+# (exit 2, FILE:LINE:COL); an image that cannot be imported fails its own
+# pod (exit 1, named with its FILE:LINE:COL) while the other pods deploy.
+test_expect_failure_code 2 'a manifest error: exit 2 at FILE:LINE:COL, no node touched' '
+	for n in n1 n2 n3; do pods_on $n; done >before.cfg &&
+	sed -i "s/value: three/value: four/" "$C/pods/hello.yaml" &&
+	printf "apiVersion: v1\nkind: Pod\nmetadata: {name: broken}\nspec:\n  containers:\n  - name: c\n    image: [oops\n" \
+	    >"$C/pods/broken.yaml" &&
+	st=0; vz deploy --timeout 30 2>cfg.err || st=$?
+	rm -f "$C/pods/broken.yaml"; cat cfg.err
+	for n in n1 n2 n3; do pods_on $n; done >after.cfg
+	grep -Eq "broken\.yaml:[0-9]+:[0-9]+: error" cfg.err &&
+	cmp -s before.cfg after.cfg && exit $st; exit 99
+'
+cat >"$TEST_TMP/noimg.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: noimg}
+spec:
+  containers:
+  - name: c
+    image: oci-archive:../images/damaged.tar
+    command: [/bin/busybox, sleep, "100000"]
+YAML
+# it exists (so the manifest is valid) but is no archive: the import fails
+head -c 20000 /dev/urandom >"$C/images/damaged.tar"
+test_expect_success 'an image that cannot be imported fails its pod alone; the others deploy' '
+	cp noimg.yaml "$C/pods/noimg.yaml" &&
+	st=0; vz --json deploy --timeout 60 >imp.json 2>imp.err || st=$?
+	rm -f "$C/pods/noimg.yaml"; cat imp.err
+	test $st -eq 1 && python3 -c "
+import json
+r = json.load(open(\"imp.json\"))
+f = r[\"importFailures\"]
+assert len(f) == 1 and \"noimg.yaml:7:\" in f[0] and \"noimg\" in f[0], f
+hello = [x for x in r[\"results\"] if x[\"pod\"] == \"hello\"]
+assert len(hello) == 2 and all(x[\"ok\"] and x[\"op\"] == \"update\" for x in hello), r[\"results\"]
+assert not [x for x in r[\"results\"] if x[\"pod\"] == \"noimg\"], r[\"results\"]
+" &&
+	for n in n1 n2 n3; do ! pods_on $n | grep -q "^noimg:" || exit 1; done &&
+	grep -q "noimg" imp.err
+'
 test_done
