@@ -358,6 +358,8 @@ out_write(struct dec *d, const uint8_t *p, size_t n)
 		buf_add(d->out, p, n);
 		return 0;
 	}
+	if (d->out_fd < 0)	/* the caller takes the windows themselves */
+		return 0;
 	while (n > 0) {
 		w = write(d->out_fd, p, n);
 		if (w < 0 && errno == EINTR)
@@ -583,6 +585,10 @@ decode_window(struct dec *d)
 				    (unsigned long long)segpos,
 				    (unsigned long long)seglen,
 				    (unsigned long long)d->produced);
+			if (d->out == NULL && d->out_fd < 0)
+				return derr(d, "a VCD_TARGET window needs the "
+				    "output file to read back, and this decode "
+				    "writes none");
 			if (read_target_seg(d, segpos, seglen, &seg) == -1)
 				return -1;
 		}

@@ -67,8 +67,9 @@ int	vcdiff_encode_cb(int source_fd, int target_fd,
 
 /*
  * Decode delta_fd (a file or a pipe) against source_fd (a regular file,
- * mapped; -1 for none) into out_fd.  VCD_TARGET windows need out_fd to be
- * readable with pread (a regular file opened O_RDWR).  st may be NULL.
+ * mapped; -1 for none) into out_fd (-1: decode and check, write nothing).
+ * VCD_TARGET windows need out_fd to be readable with pread (a regular file
+ * opened O_RDWR).  st may be NULL.
  */
 int	vcdiff_decode(int source_fd, int delta_fd, int out_fd,
 	    struct vcdiff_stats *st, char *err, size_t errlen);
@@ -76,7 +77,9 @@ int	vcdiff_decode(int source_fd, int delta_fd, int out_fd,
 /*
  * The decoder as a reader, for a caller that consumes the target as it is
  * made (hashes and unpacks it) instead of reading the output back.  Each
- * window is still written to out_fd, which VCD_TARGET windows read back.
+ * window is still written to out_fd, which VCD_TARGET windows read back;
+ * with out_fd -1 nothing is written and a VCD_TARGET window is an error
+ * (our encoder never writes one).
  * vcdiff_reader_next: 1 with *p, *n the next window's target bytes (valid
  * until the next call), 0 at the clean end, -1 with a message in the err
  * given to open (errno is that of a failed write, for ENOSPC).
