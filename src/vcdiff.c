@@ -5,7 +5,9 @@
  * The delta is read window by window: each window's delta encoding is read
  * whole (its length is checked first and the buffer grows only as bytes
  * actually arrive), decoded into one target buffer of at most 16 MiB, checked
- * and written out.  The source is mapped, never copied.
+ * and written out.  A source file is mapped, never copied; a source read by
+ * offset (vcdiff_reader_open_src) gives each COPY exactly its bytes, read
+ * straight into the target window, since a segment can be the whole base.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -165,9 +167,10 @@ struct dec {
 	size_t		 rpos, rlen;
 	uint64_t	 consumed;
 
-	const uint8_t	*src;
+	const uint8_t	*src;		/* mapped or in memory, or NULL */
 	uint64_t	 srclen;
 	int		 src_mapped;	/* by us: drop pages after use */
+	struct vcdiff_source cb;	/* read by offset if cb.read != NULL */
 
 	int		 out_fd;
 	struct buf	*out;
@@ -383,14 +386,30 @@ type_name(int type)
 	return type == VCD_ADD ? "ADD" : type == VCD_RUN ? "RUN" : "COPY";
 }
 
+/* n bytes of the callback source at off into dst; the caller checked the
+ * range against the segment, which decode_window checked against len. */
+static int
+src_read(struct dec *d, uint64_t off, uint8_t *dst, size_t n)
+{
+	char msg[256];
+
+	msg[0] = '\0';
+	if (d->cb.read(d->cb.arg, off, dst, n, msg, sizeof msg) == 0)
+		return 0;
+	return derr(d, "cannot read %zu bytes of the source at offset %llu: %s",
+	    n, (unsigned long long)off, msg[0] != '\0' ? msg : "read failed");
+}
+
 /*
  * Runs the instructions of one window into d->tw.  seg/seglen is the
  * source or target segment; addresses below seglen refer to it, the rest to
- * the target window decoded so far.
+ * the target window decoded so far.  seg is NULL for a segment of a callback
+ * source, which starts at segpos in it.
  */
 static int
-run_window(struct dec *d, const uint8_t *seg, uint64_t seglen, uint64_t tlen,
-    struct cur *data, struct cur *inst, struct cur *addr)
+run_window(struct dec *d, const uint8_t *seg, uint64_t segpos,
+    uint64_t seglen, uint64_t tlen, struct cur *data, struct cur *inst,
+    struct cur *addr)
 {
 	const struct vcd_inst *tab = d->table;
 	struct vcd_cache cache;
@@ -476,18 +495,34 @@ run_window(struct dec *d, const uint8_t *seg, uint64_t seglen, uint64_t tlen,
 				vcd_cache_update(&cache, a);
 				if (size == 0)
 					break;
-				if (a + size <= seglen)
-					memcpy(tw + tpos, seg + a, size);
-				else if (a >= seglen &&
+				if (a + size <= seglen) {
+					if (seg != NULL)
+						memcpy(tw + tpos, seg + a,
+						    size);
+					else if (src_read(d, segpos + a,
+					    tw + tpos, (size_t)size) == -1)
+						return -1;
+				} else if (a >= seglen &&
 				    a - seglen + size <= tpos)
 					memcpy(tw + tpos, tw + (a - seglen),
 					    size);
-				else
+				else {
+					k = 0;
+					if (seg == NULL && a < seglen) {
+						/* the source part in one read;
+						 * the rest is in the window */
+						k = seglen - a;
+						if (src_read(d, segpos + a,
+						    tw + tpos, (size_t)k) == -1)
+							return -1;
+						a = seglen;
+					}
 					/* overlapping or crossing: bytewise,
 					 * each byte already exists */
-					for (k = 0; k < size; k++, a++)
+					for (; k < size; k++, a++)
 						tw[tpos + k] = a < seglen ?
 						    seg[a] : tw[a - seglen];
+				}
 				d->st.copy_bytes += size;
 				break;
 			}
@@ -567,7 +602,7 @@ decode_window(struct dec *d)
 		    in_int(d, &segpos, "the segment position") == -1)
 			return -1;
 		if (ind & VCD_SOURCE) {
-			if (d->src == NULL)
+			if (d->src == NULL && d->cb.read == NULL)
 				return derr(d, "the delta needs a source (base) "
 				    "file and none was given");
 			if (segpos > d->srclen || seglen > d->srclen - segpos)
@@ -576,7 +611,8 @@ decode_window(struct dec *d)
 				    (unsigned long long)segpos,
 				    (unsigned long long)seglen,
 				    (unsigned long long)d->srclen);
-			seg = d->src + segpos;
+			/* a callback source is read COPY by COPY */
+			seg = d->src != NULL ? d->src + segpos : NULL;
 		} else {
 			if (segpos > d->produced ||
 			    seglen > d->produced - segpos)
@@ -647,7 +683,8 @@ decode_window(struct dec *d)
 		d->tw = xmalloc((size_t)tlen + 1);
 		d->twcap = (size_t)tlen;
 	}
-	if (run_window(d, seg, seglen, tlen, &data, &inst, &addr) == -1)
+	if (run_window(d, seg, segpos, seglen, tlen, &data, &inst, &addr) ==
+	    -1)
 		return -1;
 	if ((ind & VCD_ADLER32) && !d->no_adler) {
 		got = vcdiff_adler32(1, d->tw, (size_t)tlen);
@@ -818,20 +855,14 @@ struct vcdiff_reader {
 	int		 state;		/* 0 header next, 1 windows, 2 end, -1 */
 };
 
-struct vcdiff_reader *
-vcdiff_reader_open(int source_fd, int delta_fd, int out_fd, int flags,
-    char *err, size_t errlen)
+/* What both opens share: the reader around a source the caller sets. */
+static struct vcdiff_reader *
+reader_new(int delta_fd, int out_fd, int flags, char *err, size_t errlen)
 {
 	struct vcdiff_reader *r = xcalloc(1, sizeof *r);
 	struct dec *d = &r->d;
 
 	buf_init(&d->body);
-	if (vcdiff_map_source(source_fd, &d->src, &d->srclen, err, errlen) ==
-	    -1) {
-		free(r);
-		return NULL;
-	}
-	d->src_mapped = d->src != NULL && d->srclen > 0;
 	d->in_fd = delta_fd;
 	d->rbuf = xmalloc(65536);
 	d->out_fd = out_fd;
@@ -839,6 +870,41 @@ vcdiff_reader_open(int source_fd, int delta_fd, int out_fd, int flags,
 	d->err = err;
 	d->errlen = errlen;
 	vcd_code_table(d->table);
+	return r;
+}
+
+struct vcdiff_reader *
+vcdiff_reader_open(int source_fd, int delta_fd, int out_fd, int flags,
+    char *err, size_t errlen)
+{
+	struct vcdiff_reader *r;
+	const uint8_t *src;
+	uint64_t srclen;
+
+	if (vcdiff_map_source(source_fd, &src, &srclen, err, errlen) == -1)
+		return NULL;
+	r = reader_new(delta_fd, out_fd, flags, err, errlen);
+	r->d.src = src;
+	r->d.srclen = srclen;
+	r->d.src_mapped = src != NULL && srclen > 0;
+	return r;
+}
+
+struct vcdiff_reader *
+vcdiff_reader_open_src(const struct vcdiff_source *src, int delta_fd,
+    int out_fd, int flags, char *err, size_t errlen)
+{
+	struct vcdiff_reader *r;
+
+	if (src != NULL && src->read == NULL) {
+		snprintf(err, errlen, "the source has no read function");
+		return NULL;
+	}
+	r = reader_new(delta_fd, out_fd, flags, err, errlen);
+	if (src != NULL) {
+		r->d.cb = *src;
+		r->d.srclen = src->len;
+	}
 	return r;
 }
 

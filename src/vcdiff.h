@@ -94,6 +94,25 @@ int	vcdiff_reader_next(struct vcdiff_reader *, const uint8_t **p,
 	    size_t *n);
 void	vcdiff_reader_close(struct vcdiff_reader *, struct vcdiff_stats *st);
 
+/*
+ * A source read by offset instead of mapped, for a base that is not one
+ * file (assembled from many): read fills dst with the n bytes at off
+ * (off + n <= len, n > 0, guaranteed by the decoder), returns 0, or -1 with
+ * a message in err, which then fails the decode.  Each COPY from the source
+ * reads just its bytes, straight into the target window, so the segment
+ * (possibly the whole base) is never held in memory.
+ */
+struct vcdiff_source {
+	uint64_t	 len;
+	int		(*read)(void *arg, uint64_t off, uint8_t *dst, size_t n,
+			    char *err, size_t errlen);
+	void		*arg;
+};
+
+/* vcdiff_reader_open over a callback source (NULL for none); src is copied. */
+struct vcdiff_reader *vcdiff_reader_open_src(const struct vcdiff_source *src,
+	    int delta_fd, int out_fd, int flags, char *err, size_t errlen);
+
 /* The same on memory: appends the target to out.  For tests and fuzzing. */
 int	vcdiff_decode_mem(const uint8_t *src, size_t srclen,
 	    const uint8_t *delta, size_t dlen, struct buf *out,
