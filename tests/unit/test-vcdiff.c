@@ -3,8 +3,10 @@
  * through files (encoder) and memory and files (decoder), a hand-made delta
  * that uses every instruction type and address mode of the default code
  * table, xdelta3's extensions, and corrupt input (every truncation, every
- * bit flip) that must fail cleanly or decode, never crash.  Run under ASan
- * by scripts/check-all.
+ * bit flip) that must fail cleanly or decode, never crash.  A source read by
+ * offset through a callback must decode every delta (ours, xdelta3's,
+ * hand-made) to the same bytes as the mapped one, asking only for the bytes
+ * COPY takes from it.  Run under ASan by scripts/check-all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -28,6 +31,137 @@ slurp_fd(int fd, struct buf *b)
 	lseek(fd, 0, SEEK_SET);
 	while ((n = read(fd, tmp, sizeof tmp)) > 0)
 		buf_add(b, tmp, (size_t)n);
+}
+
+/*
+ * A callback source over memory that keeps what it was asked for, to show
+ * the decoder reads only what COPY needs and only inside [0, len).
+ */
+struct memsrc {
+	const uint8_t	*p;
+	uint64_t	 len;
+	uint64_t	 calls, bytes;
+	uint64_t	 lo, hi;	/* lowest offset read, highest end */
+	uint64_t	 outside;	/* calls out of [0, len) or empty */
+	uint64_t	 fail_at;	/* this call fails (from 1), 0 none */
+};
+
+static int
+memsrc_read(void *arg, uint64_t off, uint8_t *dst, size_t n, char *err,
+    size_t errlen)
+{
+	struct memsrc *m = arg;
+
+	if (++m->calls == m->fail_at) {
+		snprintf(err, errlen, "disk on fire at %llu",
+		    (unsigned long long)off);
+		return -1;
+	}
+	if (n == 0 || off >= m->len || n > m->len - off) {
+		m->outside++;
+		snprintf(err, errlen, "%zu bytes at %llu: outside the source",
+		    n, (unsigned long long)off);
+		return -1;
+	}
+	if (m->bytes == 0 || off < m->lo)
+		m->lo = off;
+	if (off + n > m->hi)
+		m->hi = off + n;
+	memcpy(dst, m->p + off, n);
+	m->bytes += n;
+	return 0;
+}
+
+/* Every window of r appended to out; the last vcdiff_reader_next. */
+static int
+read_all(struct vcdiff_reader *r, struct buf *out)
+{
+	const uint8_t *p;
+	size_t n;
+	int x;
+
+	while ((x = vcdiff_reader_next(r, &p, &n)) == 1)
+		buf_add(out, p, n);
+	return x;
+}
+
+/*
+ * Decodes delta against src (NULL: no source) read through memsrc_read,
+ * with no output file, appending the target to out.  ms is set up here
+ * but for fail_at.
+ */
+static int
+decode_src(const uint8_t *src, size_t slen, const uint8_t *delta,
+    size_t dlen, struct memsrc *ms, struct buf *out, struct vcdiff_stats *st,
+    char *err, size_t errlen)
+{
+	struct vcdiff_source vs;
+	struct vcdiff_reader *r;
+	int dfd, x;
+
+	ms->p = src;
+	ms->len = slen;
+	ms->calls = ms->bytes = ms->lo = ms->hi = ms->outside = 0;
+	vs.len = slen;
+	vs.read = memsrc_read;
+	vs.arg = ms;
+	dfd = mem_fd(delta, dlen);
+	r = vcdiff_reader_open_src(src != NULL ? &vs : NULL, dfd, -1, 0, err,
+	    errlen);
+	x = r != NULL ? read_all(r, out) : -1;
+	vcdiff_reader_close(r, st);
+	close(dfd);
+	return x;
+}
+
+static int
+same(const struct buf *b, const uint8_t *p, size_t n)
+{
+	return b->len == n && (n == 0 || memcmp(b->data, p, n) == 0);
+}
+
+/*
+ * The delta decoded over a callback source and over the mapped source with
+ * no output file (sfd -1: no source) must give tgt; the callback reads
+ * only inside the source and no more than the COPY bytes.
+ */
+static void
+check_unwritten(const char *name, int sfd, const uint8_t *src, size_t slen,
+    const uint8_t *delta, size_t dlen, const uint8_t *tgt, size_t tlen)
+{
+	struct vcdiff_stats st;
+	struct vcdiff_reader *r;
+	struct memsrc ms;
+	struct buf out = BUF_INIT;
+	char err[256] = "";
+	int x, dfd;
+
+	memset(&ms, 0, sizeof ms);
+	memset(&st, 0, sizeof st);
+	x = decode_src(src, slen, delta, dlen, &ms, &out, &st, err,
+	    sizeof err);
+	if (x != 0)
+		diag_note("%s: by offset: %s", name, err);
+	ok(x == 0 && same(&out, tgt, tlen) && ms.outside == 0 &&
+	    ms.bytes <= st.copy_bytes && st.target_len == tlen,
+	    "%s: source by offset gives the target (%llu reads, %llu bytes, "
+	    "%llu COPY bytes)", name, (unsigned long long)ms.calls,
+	    (unsigned long long)ms.bytes, (unsigned long long)st.copy_bytes);
+
+	buf_reset(&out);
+	dfd = mem_fd(delta, dlen);
+	if (sfd != -1)
+		lseek(sfd, 0, SEEK_SET);
+	r = vcdiff_reader_open(sfd, dfd, -1, 0, err, sizeof err);
+	x = r != NULL ? read_all(r, &out) : -1;
+	vcdiff_reader_close(r, NULL);
+	close(dfd);
+	if (x != 0)
+		diag_note("%s: mapped, no output: %s", name, err);
+	ok(x == 0 && same(&out, tgt, tlen),
+	    "%s: mapped source, no output file: windows give the target",
+	    name);
+	buf_release(&out);
 }
 
 /*
@@ -70,6 +204,9 @@ roundtrip(const char *name, const uint8_t *src, size_t slen,
 		diag_note("%s: decode: %s", name, err);
 	ok(ok1 && ok2 && ok3, "round trip: %s (%zu -> %zu bytes, delta %zu)",
 	    name, slen, tlen, d.len);
+	if (ok1)
+		check_unwritten(name, sfd, src, slen, (uint8_t *)d.data, d.len,
+		    tgt, tlen);
 	if (delta != NULL) {
 		buf_reset(delta);
 		buf_add(delta, d.data, d.len);
@@ -181,6 +318,8 @@ struct hb {
 	size_t		tpos;
 	const uint8_t	*seg;
 	size_t		seglen;
+	size_t		segpos;		/* where seg starts in the source */
+	size_t		srcbytes;	/* bytes COPY takes from seg */
 };
 
 static void
@@ -208,9 +347,11 @@ exp_copy(struct hb *h, size_t a, size_t n)
 {
 	size_t k;
 
-	for (k = 0; k < n; k++, a++)
+	for (k = 0; k < n; k++, a++) {
 		h->exp[h->tpos + k] = a < h->seglen ? h->seg[a] :
 		    h->exp[a - h->seglen];
+		h->srcbytes += a < h->seglen;
+	}
 	h->tpos += n;
 }
 
@@ -225,7 +366,7 @@ hb_delta(struct hb *h, struct buf *d, int win_ind, int adler)
 	buf_addc(d, win_ind | (adler ? 4 : 0));
 	if (win_ind & 1) {
 		put_int(d, h->seglen);
-		put_int(d, 0);
+		put_int(d, h->segpos);
 	}
 	put_int(&body, h->tpos);
 	buf_addc(&body, 0);
@@ -455,6 +596,259 @@ test_handmade(void)
 	buf_release(&h.addr);
 }
 
+/*
+ * A source read by offset, on hand-made deltas whose reads are known: the
+ * every-mode delta (its last COPY starts in the source segment and runs on
+ * into the target window) with the segment in the middle of the source, a
+ * tiny COPY out of a 1 MiB segment, a failing read, and the refusals of a
+ * decode with no output file.
+ */
+static void
+test_source_cb(void)
+{
+	struct vcdiff_stats st;
+	struct vcdiff_source vs;
+	struct vcdiff_reader *r;
+	struct memsrc ms;
+	struct hb h;
+	struct buf d = BUF_INIT, out = BUF_INIT, ref = BUF_INIT;
+	uint8_t seg[1000], *big;
+	const uint8_t *p;
+	char err[256] = "";
+	size_t n, pad = 300, bigsz = (1 << 20) + 4096;
+	int x, dfd, ofd;
+
+	/* the segment at pad in a larger source, bytes around it differ */
+	big = malloc(bigsz);
+	fill_random(big, bigsz);
+	build_every_mode(&h, seg);
+	memcpy(big + pad, seg, sizeof seg);
+	h.segpos = pad;
+	hb_delta(&h, &d, 1, 1);
+	x = vcdiff_decode_mem(big, pad + sizeof seg + 200, (uint8_t *)d.data,
+	    d.len, &ref, err, sizeof err);
+	ok(x == 0 && same(&ref, h.exp, h.tpos),
+	    "segment at offset %zu: the memory decoder agrees (%s)", pad,
+	    x == 0 ? "ok" : err);
+	memset(&ms, 0, sizeof ms);
+	x = decode_src(big, pad + sizeof seg + 200, (uint8_t *)d.data, d.len,
+	    &ms, &out, &st, err, sizeof err);
+	if (x != 0)
+		diag_note("%s", err);
+	ok(x == 0 && same(&out, (uint8_t *)ref.data, ref.len),
+	    "every mode, crossing COPY: source by offset gives the same %zu "
+	    "bytes as the memory decoder", ref.len);
+	ok(ms.outside == 0 && ms.bytes == h.srcbytes && ms.lo >= pad &&
+	    ms.hi <= pad + sizeof seg,
+	    "every mode: reads only the COPY bytes of the segment (%llu "
+	    "bytes in %llu reads, want %zu, in [%llu, %llu))",
+	    (unsigned long long)ms.bytes, (unsigned long long)ms.calls,
+	    h.srcbytes, (unsigned long long)ms.lo,
+	    (unsigned long long)ms.hi);
+	ok(st.copy_bytes > ms.bytes, "every mode: some COPY bytes came from "
+	    "the window (%llu of %llu)",
+	    (unsigned long long)(st.copy_bytes - ms.bytes),
+	    (unsigned long long)st.copy_bytes);
+
+	/* a read that fails fails the decode, with its message */
+	buf_reset(&out);
+	memset(&ms, 0, sizeof ms);
+	ms.fail_at = 3;
+	err[0] = '\0';
+	x = decode_src(big, pad + sizeof seg + 200, (uint8_t *)d.data, d.len,
+	    &ms, &out, NULL, err, sizeof err);
+	ok(x == -1 && strstr(err, "disk on fire at ") != NULL &&
+	    strstr(err, "cannot read") != NULL && out.len == 0,
+	    "a failing read fails the decode: %s", err);
+	buf_release(&h.data);
+	buf_release(&h.inst);
+	buf_release(&h.addr);
+
+	/* one COPY of 4 bytes out of a 1 MiB segment: one read of 4 bytes */
+	memset(&h, 0, sizeof h);
+	buf_init(&h.data);
+	buf_init(&h.inst);
+	buf_init(&h.addr);
+	h.seg = big + 4096;
+	h.seglen = 1 << 20;
+	h.segpos = 4096;
+	buf_addc(&h.inst, 20);			/* COPY 4, VCD_SELF */
+	put_int(&h.addr, 500000);
+	exp_copy(&h, 500000, 4);
+	buf_addc(&h.inst, 3);			/* ADD 2 */
+	exp_add(&h, "ok", 2);
+	buf_reset(&d);
+	hb_delta(&h, &d, 1, 1);
+	buf_reset(&out);
+	memset(&ms, 0, sizeof ms);
+	x = decode_src(big, bigsz, (uint8_t *)d.data, d.len, &ms, &out, NULL,
+	    err, sizeof err);
+	ok(x == 0 && same(&out, h.exp, h.tpos) && ms.calls == 1 &&
+	    ms.bytes == 4 && ms.lo == 4096 + 500000,
+	    "4 bytes from a 1 MiB segment: one read of 4 bytes (%llu reads, "
+	    "%llu bytes)", (unsigned long long)ms.calls,
+	    (unsigned long long)ms.bytes);
+	buf_release(&h.data);
+	buf_release(&h.inst);
+	buf_release(&h.addr);
+
+	/* a segment beyond a callback source is refused before any read */
+	buf_reset(&out);
+	memset(&ms, 0, sizeof ms);
+	x = decode_src(big, 1000, (uint8_t *)d.data, d.len, &ms, &out, NULL,
+	    err, sizeof err);
+	ok(x == -1 && ms.calls == 0 && strstr(err, "beyond the source") !=
+	    NULL, "segment beyond a callback source: %s", err);
+
+	/* a callback source without a read function */
+	vs.len = 10;
+	vs.read = NULL;
+	vs.arg = NULL;
+	r = vcdiff_reader_open_src(&vs, 0, -1, 0, err, sizeof err);
+	ok(r == NULL && strstr(err, "no read function") != NULL,
+	    "source without a read function refused: %s", err);
+
+	/* a VCD_TARGET window reads back the output: with none it is refused
+	 * after the first window, with a file it decodes */
+	{
+		static const uint8_t tw[] = {
+		    0xd6, 0xc3, 0xc4, 0, 0,
+		    0, 11, 5, 0, 5, 1, 0, 'h', 'e', 'l', 'l', 'o', 6,
+		    2, 1, 4, 7, 4, 0, 0, 1, 1, 20, 0,
+		};
+		int i;
+
+		for (i = 0; i < 2; i++) {
+			dfd = mem_fd(tw, sizeof tw);
+			err[0] = '\0';
+			r = i == 0 ? vcdiff_reader_open(-1, dfd, -1, 0, err,
+			    sizeof err) : vcdiff_reader_open_src(NULL, dfd, -1,
+			    0, err, sizeof err);
+			x = vcdiff_reader_next(r, &p, &n);
+			ok(x == 1 && n == 5 && memcmp(p, "hello", 5) == 0,
+			    "%s, no output file: first window returned",
+			    i == 0 ? "mapped" : "by offset");
+			x = vcdiff_reader_next(r, &p, &n);
+			ok(x == -1 && strstr(err, "VCD_TARGET window needs the "
+			    "output file") != NULL &&
+			    vcdiff_reader_next(r, &p, &n) == -1,
+			    "%s, no output file: VCD_TARGET refused: %s",
+			    i == 0 ? "mapped" : "by offset", err);
+			vcdiff_reader_close(r, NULL);
+			close(dfd);
+		}
+		dfd = mem_fd(tw, sizeof tw);
+		ofd = mem_fd(NULL, 0);
+		x = vcdiff_decode(-1, dfd, ofd, NULL, err, sizeof err);
+		buf_reset(&out);
+		slurp_fd(ofd, &out);
+		ok(x == 0 && same(&out, (const uint8_t *)"hellooooo", 9),
+		    "VCD_TARGET window read back from the output file");
+		close(dfd);
+		close(ofd);
+	}
+	buf_release(&d);
+	buf_release(&out);
+	buf_release(&ref);
+	free(big);
+}
+
+static int
+write_file(const char *path, const uint8_t *p, size_t n)
+{
+	FILE *fp = fopen(path, "wb");
+	int r;
+
+	if (fp == NULL)
+		return -1;
+	r = fwrite(p, 1, n, fp) == n ? 0 : -1;
+	return fclose(fp) == 0 ? r : -1;
+}
+
+/*
+ * xdelta3's own deltas over a source by offset: its source segments start
+ * anywhere in the base and it copies within the target window, which our
+ * encoder's deltas may not show.  Skipped without the xdelta3 tool.
+ */
+static void
+test_xdelta3(void)
+{
+	static const char *opts[] = { "-S none", "-9 -S none",
+	    "-0 -S none -n", "-S none -W 1048576 -B 1048576" };
+	const char *tmp = getenv("TMPDIR");
+	char dir[512], cmd[2048], err[256];
+	struct buf delta = BUF_INIT, out = BUF_INIT;
+	uint8_t *a, *b;
+	size_t n = 12 << 20, tlen, i, k;
+	int fd;
+
+	if (system("command -v xdelta3 >/dev/null 2>&1") != 0) {
+		ok(1, "# SKIP xdelta3 not installed");
+		return;
+	}
+	snprintf(dir, sizeof dir, "%s/test-vcdiff.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "mkdtemp %s", dir);
+		return;
+	}
+	a = malloc(n);
+	b = malloc(2 * n);
+	fill_random(a, n);
+	/* edits, an insert, a moved block, a repeat of the target itself */
+	memcpy(b, a, 3 << 20);
+	memcpy(b + (3 << 20), "inserted", 8);
+	tlen = (3 << 20) + 8;
+	memcpy(b + tlen, a + (7 << 20), 5 << 20);
+	tlen += 5 << 20;
+	memcpy(b + tlen, a + 100, 3 << 20);
+	tlen += 3 << 20;
+	for (i = 0; i < 40; i++)
+		b[rnd() % tlen] ^= 0x21;
+	memcpy(b + tlen, b + tlen - 70000, 70000);
+	tlen += 70000;
+	memset(b + tlen, 'r', 5000);
+	tlen += 5000;
+	snprintf(cmd, sizeof cmd, "%s/a", dir);
+	if (write_file(cmd, a, n) == -1)
+		abort();
+	snprintf(cmd, sizeof cmd, "%s/b", dir);
+	if (write_file(cmd, b, tlen) == -1)
+		abort();
+	for (k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+		snprintf(cmd, sizeof cmd, "xdelta3 -e %s -f -s '%s/a' '%s/b' "
+		    "'%s/d'", opts[k], dir, dir, dir);
+		if (system(cmd) != 0) {
+			ok(0, "xdelta3 -e %s", opts[k]);
+			continue;
+		}
+		snprintf(cmd, sizeof cmd, "%s/d", dir);
+		if ((fd = open(cmd, O_RDONLY)) == -1)
+			abort();
+		buf_reset(&delta);
+		slurp_fd(fd, &delta);
+		close(fd);
+		buf_reset(&out);
+		err[0] = '\0';
+		ok(vcdiff_decode_mem(a, n, (uint8_t *)delta.data, delta.len,
+		    &out, err, sizeof err) == 0 && same(&out, b, tlen),
+		    "xdelta3 -e %s: the memory decoder gives the target %s",
+		    opts[k], err);
+		fd = mem_fd(a, n);
+		snprintf(cmd, sizeof cmd, "xdelta3 -e %s", opts[k]);
+		check_unwritten(cmd, fd, a, n, (uint8_t *)delta.data,
+		    delta.len, b, tlen);
+		close(fd);
+	}
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		diag_note("cannot remove %s", dir);
+	buf_release(&delta);
+	buf_release(&out);
+	free(a);
+	free(b);
+}
+
 /* Every prefix and every single bit flip must fail cleanly or decode. */
 static void
 torture(const char *name, const uint8_t *src, size_t slen,
@@ -586,6 +980,8 @@ main(void)
 	rng = 0x12345678abcdefULL;	/* the data these tests were written on */
 	test_roundtrips();
 	test_handmade();
+	test_source_cb();
+	test_xdelta3();
 	test_corrupt();
 	test_adler32();
 	return done_testing();
