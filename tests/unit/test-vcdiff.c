@@ -15,9 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <spawn.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "imgutil.h"
 #include "tap.h"
 #include "vcdiff.h"
 #include "randfd.h"
@@ -770,19 +773,38 @@ write_file(const char *path, const uint8_t *p, size_t n)
  * anywhere in the base and it copies within the target window, which our
  * encoder's deltas may not show.  Skipped without the xdelta3 tool.
  */
+/* Run argv (no shell); 0 when it exited 0. */
+static int
+run(char *const argv[])
+{
+	pid_t pid;
+	int st;
+
+	if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+		return -1;
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 static void
 test_xdelta3(void)
 {
-	static const char *opts[] = { "-S none", "-9 -S none",
-	    "-0 -S none -n", "-S none -W 1048576 -B 1048576" };
-	const char *tmp = getenv("TMPDIR");
-	char dir[512], cmd[2048], err[256];
+	static const char *opts[][7] = {
+		{ "-S", "none" }, { "-9", "-S", "none" },
+		{ "-0", "-S", "none", "-n" },
+		{ "-S", "none", "-W", "1048576", "-B", "1048576" },
+	};
+	const char *tmp = getenv("TMPDIR"), *x3 = getenv("XDELTA3");
+	char dir[512], cmd[2048], err[256], pa[600], pb[600], pd[600];
+	char *argv[16];
 	struct buf delta = BUF_INIT, out = BUF_INIT;
 	uint8_t *a, *b;
-	size_t n = 12 << 20, tlen, i, k;
+	size_t n = 12 << 20, tlen, i, k, m, j;
 	int fd;
 
-	if (system("command -v xdelta3 >/dev/null 2>&1") != 0) {
+	if (x3 == NULL || *x3 == '\0' || access(x3, X_OK) != 0) {
 		ok(1, "# SKIP xdelta3 not installed");
 		return;
 	}
@@ -809,21 +831,32 @@ test_xdelta3(void)
 	tlen += 70000;
 	memset(b + tlen, 'r', 5000);
 	tlen += 5000;
-	snprintf(cmd, sizeof cmd, "%s/a", dir);
-	if (write_file(cmd, a, n) == -1)
-		abort();
-	snprintf(cmd, sizeof cmd, "%s/b", dir);
-	if (write_file(cmd, b, tlen) == -1)
+	snprintf(pa, sizeof pa, "%s/a", dir);
+	snprintf(pb, sizeof pb, "%s/b", dir);
+	snprintf(pd, sizeof pd, "%s/d", dir);
+	if (write_file(pa, a, n) == -1 || write_file(pb, b, tlen) == -1)
 		abort();
 	for (k = 0; k < sizeof opts / sizeof opts[0]; k++) {
-		snprintf(cmd, sizeof cmd, "xdelta3 -e %s -f -s '%s/a' '%s/b' "
-		    "'%s/d'", opts[k], dir, dir, dir);
-		if (system(cmd) != 0) {
-			ok(0, "xdelta3 -e %s", opts[k]);
+		m = 0;
+		argv[m++] = (char *)x3;
+		argv[m++] = (char *)"-e";
+		cmd[0] = '\0';
+		for (j = 0; opts[k][j] != NULL; j++) {
+			argv[m++] = (char *)opts[k][j];
+			snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd),
+			    "%s%s", j ? " " : "", opts[k][j]);
+		}
+		argv[m++] = (char *)"-f";
+		argv[m++] = (char *)"-s";
+		argv[m++] = pa;
+		argv[m++] = pb;
+		argv[m++] = pd;
+		argv[m] = NULL;
+		if (run(argv) != 0) {
+			ok(0, "xdelta3 -e %s", cmd);
 			continue;
 		}
-		snprintf(cmd, sizeof cmd, "%s/d", dir);
-		if ((fd = open(cmd, O_RDONLY)) == -1)
+		if ((fd = open(pd, O_RDONLY)) == -1)
 			abort();
 		buf_reset(&delta);
 		slurp_fd(fd, &delta);
@@ -833,15 +866,18 @@ test_xdelta3(void)
 		ok(vcdiff_decode_mem(a, n, (uint8_t *)delta.data, delta.len,
 		    &out, err, sizeof err) == 0 && same(&out, b, tlen),
 		    "xdelta3 -e %s: the memory decoder gives the target %s",
-		    opts[k], err);
+		    cmd, err);
 		fd = mem_fd(a, n);
-		snprintf(cmd, sizeof cmd, "xdelta3 -e %s", opts[k]);
-		check_unwritten(cmd, fd, a, n, (uint8_t *)delta.data,
-		    delta.len, b, tlen);
+		{
+			char name[2100];
+
+			snprintf(name, sizeof name, "xdelta3 -e %s", cmd);
+			check_unwritten(name, fd, a, n, (uint8_t *)delta.data,
+			    delta.len, b, tlen);
+		}
 		close(fd);
 	}
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
+	if (remove_tree(dir) == -1)
 		diag_note("cannot remove %s", dir);
 	buf_release(&delta);
 	buf_release(&out);
