@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include <openssl/evp.h>
 
@@ -263,4 +266,21 @@ fmtpath(char *dst, size_t n, const char *fmt, ...)
 	r = vsnprintf(dst, n, fmt, ap);
 	va_end(ap);
 	return r < 0 || (size_t)r >= n ? -1 : 0;
+}
+
+/*
+ * openat2 beneath dirfd without following any symlink: the base image's
+ * path and the new image's parent folders are resolved by the kernel, so a
+ * symlink of either image can never send a hardlink outside them.
+ */
+int
+open_beneath(int dirfd, const char *path, int flags)
+{
+	struct open_how how;
+
+	memset(&how, 0, sizeof how);
+	how.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW);
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+	    RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }

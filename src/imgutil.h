@@ -49,6 +49,11 @@ int	remove_tree(const char *path);
  */
 int	fmtpath(char *, size_t, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+/*
+ * open path beneath dirfd (openat2 RESOLVE_BENEATH) without following any
+ * symlink, adding O_CLOEXEC | O_NOFOLLOW to flags; -1 with errno.
+ */
+int	open_beneath(int dirfd, const char *path, int flags);
 /* mkdir -p with mode for the missing parts. */
 int	mkdir_p(const char *path, mode_t mode);
 
