@@ -6,12 +6,14 @@
  *   vzexec-image image-import [--root DIR] [--trust-devices] [--gc] MANIFEST
  *   vzexec-image image-gc [--root DIR] [--keep N] [--dry-run]
  *   vzexec-image image-list [--root DIR]
+ *   vzexec-image image-check [--root DIR]
+ *   vzexec-image image-cat [--root DIR] ID
  *
- * image-import rebuilds an upload (see wire.h) found in ROOT/incoming/,
- * checks it, unpacks it safely into ROOT/incoming/<id>.tmp/rootfs and only
- * then renames it to ROOT/images/<id> and the tarball to
- * ROOT/images/<id>.tar: a failure at any step (ENOSPC included) removes
- * what it wrote and leaves images/ as it was.  Output for the master is one
+ * image-import rebuilds an upload (see wire.h) found in ROOT/incoming/ or
+ * on stdin, checks it, unpacks it safely into ROOT/incoming/<id>.tmp/rootfs
+ * beside the map that keeps its tarball (tarmap.h), and only then renames
+ * the folder to ROOT/images/<id>: a failure at any step (ENOSPC included)
+ * removes what it wrote and leaves images/ as it was.  Output for the master is one
  * JSON object on stdout; messages go to stderr.
  *
  * Exit status: 0 done, 1 failed, 2 usage, 3 the delta did not rebuild the
@@ -22,8 +24,6 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
-
-#include <linux/openat2.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -44,6 +44,7 @@
 #include "buf.h"
 #include "imgutil.h"
 #include "json.h"
+#include "tarmap.h"
 #include "vcdiff.h"
 #include "wire.h"
 
@@ -79,8 +80,9 @@ usage(void)
 	    "       %s image-import [--root DIR] [--trust-devices] [--gc] --stdin\n"
 	    "       %s image-gc [--root DIR] [--keep N] [--dry-run]\n"
 	    "       %s image-list [--root DIR]\n"
-	    "       %s image-check [--root DIR]\n", progname, progname,
-	    progname, progname, progname);
+	    "       %s image-check [--root DIR]\n"
+	    "       %s image-cat [--root DIR] ID\n", progname, progname,
+	    progname, progname, progname, progname);
 	return EXIT_USAGE;
 }
 
@@ -250,11 +252,156 @@ payload_cb(struct archive *a, void *arg, const void **out)
 	return n;
 }
 
+/* ---- an image's tarball, for reading ---- */
+
 /*
- * The tarball as a stream of chunks: decompressed from the payload (and
- * teed into the tarball file), or the windows of a delta as the decoder
- * makes them (it writes the tarball file itself), or read from a file.
- * Hashed either way: its sha256 is the image id.
+ * Images imported by vzexec 0.3 and later keep their tarball as a map over
+ * the rootfs (tarmap.h); older ones have the file images/<id>.tar, which is
+ * still read (a delta's base, image-check, image-cat) until gc removes it.
+ */
+struct imgtar {
+	int		 fd;		/* images/<id>.tar, or -1 */
+	int		 mapfd, rootfd;
+	struct tarmap	*map;
+	uint64_t	 size;
+};
+
+/* 0; -1 with err set (errno ENOENT: the image has no tarball at all). */
+static int
+imgtar_open(const char *id, struct imgtar *it, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	int e;
+
+	memset(it, 0, sizeof *it);
+	it->fd = it->mapfd = it->rootfd = -1;
+	fmtpath(path, sizeof path, "%s/images/%s.tar", root, id);
+	if ((it->fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+		if (fstat(it->fd, &sb) == -1) {
+			fmtpath(err, errlen, "cannot stat '%s': %s", path,
+			    strerror(errno));
+			close(it->fd);
+			it->fd = -1;
+			return -1;
+		}
+		it->size = (uint64_t)sb.st_size;
+		return 0;
+	}
+	fmtpath(path, sizeof path, "%s/images/%s/" TARMAP_NAME, root, id);
+	if ((it->mapfd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		e = errno;
+		fmtpath(err, errlen, "image %s has no tarball: '%s': %s", id,
+		    path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	fmtpath(path, sizeof path, "%s/images/%s/rootfs", root, id);
+	if ((it->rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
+		e = errno;
+		fmtpath(err, errlen, "cannot open '%s': %s", path,
+		    strerror(e));
+		close(it->mapfd);
+		it->mapfd = -1;
+		errno = e;
+		return -1;
+	}
+	if ((it->map = tarmap_open(it->mapfd, it->rootfd, err, errlen)) ==
+	    NULL) {
+		close(it->mapfd);
+		close(it->rootfd);
+		it->mapfd = it->rootfd = -1;
+		errno = EINVAL;
+		return -1;
+	}
+	it->size = tarmap_size(it->map);
+	return 0;
+}
+
+static int
+imgtar_read(struct imgtar *it, uint64_t off, void *dst, size_t n, char *err,
+    size_t errlen)
+{
+	ssize_t r;
+	size_t done = 0;
+
+	if (it->map != NULL)
+		return tarmap_read(it->map, off, dst, n, err, errlen);
+	while (done < n) {
+		r = pread(it->fd, (char *)dst + done, n - done,
+		    (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			fmtpath(err, errlen, "cannot read the tarball: %s",
+			    r < 0 ? strerror(errno) : "short file");
+			return -1;
+		}
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static void
+imgtar_close(struct imgtar *it)
+{
+	tarmap_close(it->map);
+	if (it->fd != -1)
+		close(it->fd);
+	if (it->mapfd != -1)
+		close(it->mapfd);
+	if (it->rootfd != -1)
+		close(it->rootfd);
+	memset(it, 0, sizeof *it);
+	it->fd = it->mapfd = it->rootfd = -1;
+}
+
+/* The whole tarball, hashed (and written to out when not -1). */
+static int
+imgtar_hash(struct imgtar *it, int out, char hex[SHA256_HEX_LEN + 1],
+    char *err, size_t errlen)
+{
+	struct sha256 h;
+	char *b = xmalloc(CHUNK * 8);
+	uint64_t off = 0;
+	size_t n;
+	int rc = -1;
+
+	sha256_init(&h);
+	while (off < it->size) {
+		n = it->size - off < CHUNK * 8 ? (size_t)(it->size - off) :
+		    CHUNK * 8;
+		if (imgtar_read(it, off, b, n, err, errlen) == -1)
+			goto out;
+		sha256_update(&h, b, n);
+		if (out != -1 && write_full(out, b, n) == -1) {
+			fmtpath(err, errlen, "cannot write the tarball: %s",
+			    strerror(errno));
+			goto out;
+		}
+		off += n;
+	}
+	rc = 0;
+out:
+	sha256_final(&h, hex);
+	free(b);
+	return rc;
+}
+
+/* The decoder's view of a mapped base. */
+static int
+imgtar_src_read(void *arg, uint64_t off, uint8_t *dst, size_t n, char *err,
+    size_t errlen)
+{
+	return imgtar_read(arg, off, dst, n, err, errlen);
+}
+
+/*
+ * The tarball as a stream of chunks: decompressed from the payload, or the
+ * windows of a delta as the decoder makes them, or read from a file.
+ * Hashed either way (its sha256 is the image id), and fed to the map that
+ * keeps the tarball (tarmap.h) when one is being written.
  */
 struct tarsrc {
 	struct payload	*p;	/* NULL: rd, or read fd */
@@ -265,7 +412,9 @@ struct tarsrc {
 	int		 undecodable; /* rd failed (not a full disk) */
 	char		 derr[400];
 	int		 fd;	/* the file read when p and rd are NULL */
+	struct imgtar	*it;	/* or this image's tarball */
 	int		 tee;	/* the file written, or -1 */
+	struct tarmap_writer *map; /* or NULL */
 	const char	*name;	/* of fd or tee, for messages */
 	uint64_t	 total, max;
 	struct sha256	 h;
@@ -305,6 +454,12 @@ tarsrc_read(struct tarsrc *s, const void **out)
 			n = (ssize_t)(s->wlen - s->wpos);
 			s->wpos = s->wlen;
 		}
+	} else if (s->it != NULL) {
+		n = s->it->size - s->total < CHUNK ?
+		    (ssize_t)(s->it->size - s->total) : (ssize_t)CHUNK;
+		if (n > 0 && imgtar_read(s->it, s->total, s->chunk, (size_t)n,
+		    s->msg, sizeof s->msg) == -1)
+			n = -1;
 	} else if (s->p == NULL) {
 		do
 			n = read(s->fd, s->chunk, CHUNK);
@@ -340,6 +495,13 @@ tarsrc_read(struct tarsrc *s, const void **out)
 		s->wrerr = errno;
 		fmtpath(s->msg, sizeof s->msg, "cannot write '%s': %s",
 		    s->name, strerror(errno));
+		s->broken = 1;
+		return -1;
+	}
+	errno = 0;
+	if (s->map != NULL && tarmap_writer_feed(s->map, b, (size_t)n, s->msg,
+	    sizeof s->msg) == -1) {
+		s->wrerr = errno != 0 ? errno : EIO;
 		s->broken = 1;
 		return -1;
 	}
@@ -427,23 +589,6 @@ inside(const char *p)
 struct unpack_stats {
 	uint64_t	entries, skipped_devices, linked;
 };
-
-/*
- * openat2 beneath dirfd without following any symlink: the base image's
- * path and the new image's parent folders are resolved by the kernel, so a
- * symlink of either image can never send a hardlink outside them.
- */
-static int
-open_beneath(int dirfd, const char *path, int flags)
-{
-	struct open_how how;
-
-	memset(&how, 0, sizeof how);
-	how.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW);
-	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-	    RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-}
 
 /*
  * The base image's file at path when its metadata equals the tar entry's
@@ -715,6 +860,15 @@ unpack(struct tarsrc *s, const char *label, const char *dir, int bfd,
 			    "unknown type", label, path);
 			goto out;
 		}
+		/* the map withholds a regular file's data: name its file */
+		if (s->map != NULL && hl == NULL && type == AE_IFREG &&
+		    archive_entry_size(e) > 0 &&
+		    archive_entry_sparse_count(e) == 0 &&
+		    tarmap_writer_file(s->map, (uint64_t)
+		    archive_read_header_position(a), (uint64_t)
+		    archive_filter_bytes(a, 0), (uint64_t)archive_entry_size(e),
+		    path, err, errlen) == -1)
+			goto out;
 		if (hl == NULL && type == AE_IFREG && bfd != -1 &&
 		    (sfd = base_candidate(bfd, e, path)) != -1) {
 			r = link_or_write(a, d, e, path, sfd, dfd, cmp, label,
@@ -983,17 +1137,19 @@ struct import {
 	const struct wire_manifest *m;
 	struct payload	*p;
 	const char	*pname;		/* the payload, for messages */
-	const char	*tartmp;	/* incoming/<id>.tar.tmp */
+	const char	*mappath;	/* incoming/<id>.tmp/tarmap */
 	const char	*rootfs;	/* incoming/<id>.tmp/rootfs */
 	int		 trust;
 	struct unpack_stats st;
+	uint64_t	 verbatim;	/* bytes of the tarball in its map */
 };
 
 /*
- * Rebuild the tarball into tartmp and unpack it into rootfs in one pass
- * over the stream.  Returns WIRE_OK, WIRE_FAIL or WIRE_MISMATCH (a delta
- * that did not give the image, or whose base is missing: send the full
- * image) with err set.  The caller removes what was written on failure.
+ * Rebuild the tarball, unpack it into rootfs and write its map in one pass
+ * over the stream: the tarball itself is never written.  Returns WIRE_OK,
+ * WIRE_FAIL or WIRE_MISMATCH (a delta that did not give the image, or
+ * whose base is missing: send the full image) with err set.  The caller
+ * removes what was written on failure.
  */
 static int
 import_stream(struct import *im, char *err, size_t errlen)
@@ -1001,24 +1157,24 @@ import_stream(struct import *im, char *err, size_t errlen)
 	const struct wire_manifest *m = im->m;
 	struct tarsrc *s = xcalloc(1, sizeof *s), *t = NULL;
 	struct archive *za = NULL;
+	struct imgtar base;
+	struct vcdiff_source vsrc;
 	char hex[SHA256_HEX_LEN + 1], path[PATH_MAX];
-	int tarfd = -1, sfd = -1, deltafd = -1, bfd = -1;
+	int mapfd = -1, deltafd = -1, bfd = -1;
 	int rc = WIRE_FAIL, bad = m->vcdiff ? WIRE_MISMATCH : WIRE_FAIL;
 
+	memset(&base, 0, sizeof base);
+	base.fd = base.mapfd = base.rootfd = -1;
 	s->tee = -1;
-	if (m->vcdiff) {
-		fmtpath(path, sizeof path, "%s/images/%s.tar", root, m->base);
-		if ((sfd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-			fmtpath(err, errlen, "cannot open base '%s': %s", path,
-			    strerror(errno));
-			payload_drain(im->p);
-			rc = WIRE_MISMATCH;
-			goto out;
-		}
+	if (m->vcdiff && imgtar_open(m->base, &base, err, errlen) == -1) {
+		payload_drain(im->p);
+		rc = WIRE_MISMATCH;
+		goto out;
 	}
-	tarfd = open(im->tartmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (tarfd == -1) {
-		fmtpath(err, errlen, "cannot create '%s': %s", im->tartmp,
+	mapfd = open(im->mappath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600);
+	if (mapfd == -1) {
+		fmtpath(err, errlen, "cannot create '%s': %s", im->mappath,
 		    strerror(errno));
 		goto fail;
 	}
@@ -1030,9 +1186,9 @@ import_stream(struct import *im, char *err, size_t errlen)
 	s->za = za;
 	sha256_init(&s->h);
 	if (!m->vcdiff) {
-		/* payload -> decompress -> sha256 + tarball file + unpack */
-		s->tee = tarfd;
-		s->name = im->tartmp;
+		/* payload -> decompress -> sha256 + map + unpack */
+		s->map = tarmap_writer_new(mapfd);
+		s->name = "the upload";
 		s->max = m->image_size;
 		t = s;
 	} else {
@@ -1057,17 +1213,23 @@ import_stream(struct import *im, char *err, size_t errlen)
 			goto out;
 		}
 		/*
-		 * Decode as the unpacker reads: the rebuilt tarball is written
-		 * once and never read back.  No adler32 per window: the sha256
-		 * of the whole result, checked below, is the stronger check.
+		 * Decode as the unpacker reads: the rebuilt tarball is never
+		 * written.  No adler32 per window: the sha256 of the whole
+		 * result, checked below, is the stronger check.
 		 */
 		t = xcalloc(1, sizeof *t);
 		t->fd = -1;
 		t->tee = -1;
-		t->name = im->tartmp;
+		t->map = tarmap_writer_new(mapfd);
+		t->name = "the delta's result";
 		t->max = m->image_size;
+		vsrc.len = base.size;
+		vsrc.read = imgtar_src_read;
+		vsrc.arg = &base;
 		if (lseek(deltafd, 0, SEEK_SET) == -1 ||
-		    (t->rd = vcdiff_reader_open(sfd, deltafd, tarfd,
+		    (t->rd = base.fd != -1 ? vcdiff_reader_open(base.fd,
+		    deltafd, -1, VCDIFF_NO_ADLER32, t->derr, sizeof t->derr) :
+		    vcdiff_reader_open_src(&vsrc, deltafd, -1,
 		    VCDIFF_NO_ADLER32, t->derr, sizeof t->derr)) == NULL) {
 			fmtpath(err, errlen, "cannot decode the delta: %s",
 			    t->rd == NULL && t->derr[0] != '\0' ? t->derr :
@@ -1079,7 +1241,7 @@ import_stream(struct import *im, char *err, size_t errlen)
 		    m->base);
 		bfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
-	if (unpack(t, im->tartmp, im->rootfs, bfd, im->trust, &im->st, err,
+	if (unpack(t, t->name, im->rootfs, bfd, im->trust, &im->st, err,
 	    errlen) == -1) {
 		rc = WIRE_FAIL;
 		goto fail;
@@ -1097,13 +1259,16 @@ import_stream(struct import *im, char *err, size_t errlen)
 		rc = bad;
 		goto out;
 	}
-	if (close(tarfd) == -1) {
-		tarfd = -1;
-		fmtpath(err, errlen, "cannot write '%s': %s", im->tartmp,
+	if (tarmap_writer_finish(t->map, err, errlen) == -1)
+		goto out;
+	im->verbatim = tarmap_writer_verbatim(t->map);
+	if (close(mapfd) == -1) {
+		mapfd = -1;
+		fmtpath(err, errlen, "cannot write '%s': %s", im->mappath,
 		    strerror(errno));
 		goto out;
 	}
-	tarfd = -1;
+	mapfd = -1;
 	rc = WIRE_OK;
 	goto out;
 fail:
@@ -1130,6 +1295,8 @@ fail:
 	}
 	if (t != NULL && t->h.md != NULL) {
 		t->tee = -1;
+		tarmap_writer_free(t->map);
+		t->map = NULL;
 		if (tarsrc_drain(t) == 0) {
 			sha256_final(&t->h, hex);
 			if (strcmp(hex, m->image) != 0) {
@@ -1148,23 +1315,36 @@ out:
 		sha256_final(&t->h, hex);
 	if (t != NULL && t->rd != NULL)
 		vcdiff_reader_close(t->rd, NULL);
+	if (t != NULL && t != s)
+		tarmap_writer_free(t->map);
 	if (t != s)
 		free(t);
+	tarmap_writer_free(s->map);
 	free(s);
 	if (za != NULL)
 		archive_read_free(za);
-	if (tarfd != -1)
-		close(tarfd);
+	if (mapfd != -1)
+		close(mapfd);
 	if (deltafd != -1)
 		close(deltafd);
-	if (sfd != -1)
-		close(sfd);
+	imgtar_close(&base);
 	if (bfd != -1)
 		close(bfd);
 	return rc;
 }
 
 static int	gc_images(long, int, struct json_writer *, char *, size_t);
+
+/* images/<id>.tar, the tarball of an image imported before tarmaps. */
+static int
+has_legacy_tar(const char *id)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	fmtpath(path, sizeof path, "%s/images/%s.tar", root, id);
+	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
 
 static int
 cmd_import(int argc, char **argv)
@@ -1183,18 +1363,18 @@ cmd_import(int argc, char **argv)
 	struct buf text = BUF_INIT, out = BUF_INIT;
 	struct json_writer w;
 	char err[1024], mpath[PATH_MAX], payload[PATH_MAX];
-	char tmpdir[PATH_MAX], rootfs[PATH_MAX], tartmp[PATH_MAX];
+	char tmpdir[PATH_MAX], rootfs[PATH_MAX], mappath[PATH_MAX];
 	char final[PATH_MAX], finaltar[PATH_MAX], cfgpath[PATH_MAX];
 	char mark[128];
 	struct stat sb;
 	size_t mlen = 0;
-	int c, trust = 0, use_stdin = 0, lock = -1, rc = 1, r, placed = 0;
+	int c, trust = 0, use_stdin = 0, lock = -1, rc = 1, r;
 	int gc = 0;
 
 	memset(&m, 0, sizeof m);
 	memset(&p, 0, sizeof p);
 	p.fd = -1;
-	tmpdir[0] = tartmp[0] = payload[0] = mpath[0] = '\0';
+	tmpdir[0] = payload[0] = mpath[0] = '\0';
 	while ((c = getopt_long(argc, argv, "r:Tsgh", longopts, NULL)) != -1)
 		switch (c) {
 		case 'r':
@@ -1271,12 +1451,14 @@ cmd_import(int argc, char **argv)
 		}
 	}
 	fmtpath(final, sizeof final, "%s/images/%s", root, m.image);
-	fmtpath(finaltar, sizeof finaltar, "%s/images/%s.tar", root, m.image);
+	fmtpath(finaltar, sizeof finaltar, "%s/images/%s/" TARMAP_NAME, root,
+	    m.image);
 	json_writer_init(&w, &out, 0);
 	json_begin_object(&w);
 	json_kv_int(&w, "vzimport", 1);
 	json_kv_string(&w, "image", m.image);
-	if (stat(final, &sb) == 0 && stat(finaltar, &sb) == 0) {
+	if (stat(final, &sb) == 0 && (stat(finaltar, &sb) == 0 ||
+	    has_legacy_tar(m.image))) {
 		if (use_stdin)
 			payload_drain(&p);
 		json_kv_string(&w, "status", "present");
@@ -1286,7 +1468,7 @@ cmd_import(int argc, char **argv)
 		goto out;
 	}
 	fmtpath(tmpdir, sizeof tmpdir, "%s/incoming/%s.tmp", root, m.image);
-	fmtpath(tartmp, sizeof tartmp, "%s/incoming/%s.tar.tmp", root, m.image);
+	fmtpath(mappath, sizeof mappath, "%s/" TARMAP_NAME, tmpdir);
 	fmtpath(rootfs, sizeof rootfs, "%s/rootfs", tmpdir);
 	remove_tree(tmpdir);
 	if (mkdir(tmpdir, 0700) == -1 || mkdir(rootfs, 0755) == -1) {
@@ -1297,7 +1479,7 @@ cmd_import(int argc, char **argv)
 	im.m = &m;
 	im.p = &p;
 	im.pname = payload;
-	im.tartmp = tartmp;
+	im.mappath = mappath;
 	im.rootfs = rootfs;
 	im.trust = trust;
 	r = import_stream(&im, err, sizeof err);
@@ -1328,13 +1510,6 @@ cmd_import(int argc, char **argv)
 		    strerror(errno));
 		goto out;
 	}
-	placed = 1;
-	if (rename(tartmp, finaltar) == -1) {
-		errx_msg("cannot rename '%s' to '%s': %s", tartmp, finaltar,
-		    strerror(errno));
-		goto out;
-	}
-	placed = 0;
 	json_kv_string(&w, "status", "imported");
 	json_kv_string(&w, "encoding", m.vcdiff ? "vcdiff" : "tar");
 	json_key(&w, "entries");
@@ -1343,6 +1518,8 @@ cmd_import(int argc, char **argv)
 	json_uint(&w, im.st.skipped_devices);
 	json_key(&w, "linked");
 	json_uint(&w, im.st.linked);
+	json_key(&w, "mapBytes");
+	json_uint(&w, im.verbatim);
 	/*
 	 * --gc: the master's push is also the time to drop old images.  The
 	 * new image is the newest of its reference and the running version
@@ -1361,12 +1538,8 @@ out:
 	/* a streaming sender gets its payload read whatever happened */
 	if (use_stdin && rc != 0 && p.buf != NULL)
 		payload_drain(&p);
-	if (placed)
-		remove_tree(final);
 	if (tmpdir[0] != '\0')
 		remove_tree(tmpdir);
-	if (tartmp[0] != '\0')
-		unlink(tartmp);
 	/* the upload is spent either way: the master sends a new one */
 	if (!use_stdin && payload[0] != '\0')
 		unlink(payload);
@@ -1390,9 +1563,16 @@ out:
 /* ---- image-check ---- */
 
 /*
- * Re-verify one marked image (see sweep_marks): 1 repaired (the rootfs
- * extracted again from its tarball), 2 removed (tarball or config bad),
- * -1 error (left as it is).
+ * Re-verify one marked image (see sweep_marks): its tarball, read back from
+ * its map (or from the legacy images/<id>.tar), is unpacked again into a
+ * new rootfs beside a new map, which replace the old ones when its sha256
+ * is the id.  Files whose bytes and metadata are unchanged are hardlinked
+ * to the old rootfs, whose bytes the hash has just checked, so this costs
+ * about a read of the image; what a crash lost or damaged (a file's bytes,
+ * a folder, a device node) comes back from the tarball, or, when the bytes
+ * themselves are gone, the image is removed and the master pushes it
+ * again.  1 repaired, 2 removed (tarball, rootfs or config bad), -1 error
+ * (left as it is).
  */
 static int
 check_image(const char *id, char *err, size_t errlen)
@@ -1401,10 +1581,13 @@ check_image(const char *id, char *err, size_t errlen)
 	struct tarsrc *t = xcalloc(1, sizeof *t);
 	struct buf b = BUF_INIT;
 	struct json_value *cfg = NULL;
+	struct imgtar it;
 	char path[PATH_MAX], tmpdir[PATH_MAX], rootfs[PATH_MAX], gc[PATH_MAX];
-	char hex[SHA256_HEX_LEN + 1], perr[200], mark[128];
-	int rc = -1, trust = 0, fd = -1;
+	char hex[SHA256_HEX_LEN + 1], perr[200], mark[128], label[PATH_MAX];
+	int rc = -1, trust = 0, mapfd = -1, bfd = -1, legacy;
 
+	memset(&it, 0, sizeof it);
+	it.fd = it.mapfd = it.rootfd = -1;
 	fmtpath(path, sizeof path, "%s/images/%s/" MARK, root, id);
 	if (buf_read_file(&b, path, 4096) == 0 &&
 	    memmem(b.data, b.len, "trust-devices", 13) != NULL)
@@ -1416,11 +1599,13 @@ check_image(const char *id, char *err, size_t errlen)
 		rc = 2;
 		goto out;
 	}
-	fmtpath(path, sizeof path, "%s/images/%s.tar", root, id);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	legacy = has_legacy_tar(id);
+	if (imgtar_open(id, &it, perr, sizeof perr) == -1) {
 		rc = 2;
 		goto out;
 	}
+	fmtpath(label, sizeof label, legacy ? "%s/images/%s.tar" :
+	    "%s/images/%s/" TARMAP_NAME, root, id);
 	fmtpath(tmpdir, sizeof tmpdir, "%s/incoming/%s.tmp", root, id);
 	fmtpath(rootfs, sizeof rootfs, "%s/rootfs", tmpdir);
 	remove_tree(tmpdir);
@@ -1429,15 +1614,34 @@ check_image(const char *id, char *err, size_t errlen)
 		    strerror(errno));
 		goto out;
 	}
-	t->fd = fd;
+	t->it = &it;
+	t->fd = -1;
 	t->tee = -1;
-	t->name = path;
+	t->name = label;
 	t->max = UINT64_MAX;
-	sha256_init(&t->h);
-	if (unpack(t, path, rootfs, -1, trust, &st, err, errlen) == -1) {
-		/* a damaged tarball may not even parse: hash it to know */
-		if (t->broken || tarsrc_drain(t) == -1)
+	if (!legacy) {
+		fmtpath(path, sizeof path, "%s/" TARMAP_NAME, tmpdir);
+		if ((mapfd = open(path, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0600)) == -1) {
+			fmtpath(err, errlen, "cannot create '%s': %s", path,
+			    strerror(errno));
 			goto out;
+		}
+		t->map = tarmap_writer_new(mapfd);
+		fmtpath(path, sizeof path, "%s/images/%s/rootfs", root, id);
+		bfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	sha256_init(&t->h);
+	if (unpack(t, label, rootfs, bfd, trust, &st, err, errlen) == -1) {
+		/* a damaged tarball may not even parse: hash it to know */
+		tarmap_writer_free(t->map);
+		t->map = NULL;
+		if (t->broken || tarsrc_drain(t) == -1) {
+			/* the map or a file of the rootfs is unreadable */
+			if (!legacy)
+				rc = 2;
+			goto out;
+		}
 		sha256_final(&t->h, hex);
 		if (strcmp(hex, id) != 0)
 			rc = 2;
@@ -1448,6 +1652,15 @@ check_image(const char *id, char *err, size_t errlen)
 		rc = 2;
 		goto out;
 	}
+	if (t->map != NULL && (tarmap_writer_finish(t->map, err, errlen) ==
+	    -1 || close(mapfd) == -1)) {
+		if (errno != 0 && err[0] == '\0')
+			fmtpath(err, errlen, "cannot write the map: %s",
+			    strerror(errno));
+		mapfd = -1;
+		goto out;
+	}
+	mapfd = -1;
 	fmtpath(path, sizeof path, "%s/config.json", tmpdir);
 	if (write_plain(path, b.data, b.len, err, errlen) == -1)
 		goto out;
@@ -1455,6 +1668,12 @@ check_image(const char *id, char *err, size_t errlen)
 	mark_text(trust, mark, sizeof mark);
 	if (write_plain(path, mark, strlen(mark), err, errlen) == -1)
 		goto out;
+	/* the new rootfs links to the old one's inodes: close it first */
+	imgtar_close(&it);
+	if (bfd != -1) {
+		close(bfd);
+		bfd = -1;
+	}
 	fmtpath(path, sizeof path, "%s/images/%s", root, id);
 	fmtpath(gc, sizeof gc, "%s/incoming/%s.gc", root, id);
 	remove_tree(gc);
@@ -1467,6 +1686,12 @@ check_image(const char *id, char *err, size_t errlen)
 	remove_tree(gc);
 	rc = 1;
 out:
+	imgtar_close(&it);
+	if (bfd != -1)
+		close(bfd);
+	if (mapfd != -1)
+		close(mapfd);
+	tarmap_writer_free(t->map);
 	if (rc == 2)
 		remove_image(id);
 	fmtpath(tmpdir, sizeof tmpdir, "%s/incoming/%s.tmp", root, id);
@@ -1474,8 +1699,6 @@ out:
 	if (t->h.md != NULL)
 		sha256_final(&t->h, hex);
 	free(t);
-	if (fd != -1)
-		close(fd);
 	json_free(cfg);
 	buf_release(&b);
 	return rc;
@@ -1637,10 +1860,18 @@ list_images(struct image **out, size_t *n)
 		v = xreallocarray(v, cnt + 1, sizeof *v);
 		memset(&v[cnt], 0, sizeof v[cnt]);
 		memcpy(v[cnt].id, de->d_name, 65);
-		fmtpath(path, sizeof path, "%s/%s.tar", dir, de->d_name);
+		fmtpath(path, sizeof path, "%s/%s/" TARMAP_NAME, dir,
+		    de->d_name);
 		if (stat(path, &tst) == 0) {
-			v[cnt].size = (uint64_t)tst.st_size;
-			st = tst;	/* the tarball's time: when it came */
+			v[cnt].size = tarmap_file_size(path);
+			st = tst;	/* the map's time: when it came */
+		} else {
+			fmtpath(path, sizeof path, "%s/%s.tar", dir,
+			    de->d_name);
+			if (stat(path, &tst) == 0) {
+				v[cnt].size = (uint64_t)tst.st_size;
+				st = tst;
+			}
 		}
 		v[cnt].mtime = st.st_mtim.tv_sec;
 		v[cnt].mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
@@ -1725,6 +1956,53 @@ cmd_list(int argc, char **argv)
 	buf_release(&out);
 	free_images(v, n);
 	return fflush(stdout) == EOF ? 1 : 0;
+}
+
+/*
+ * image-cat: write an image's tarball to stdout, put together from its map,
+ * checked against its id as it goes out (exit 1, after the bytes, when it
+ * does not match: the image is damaged).  For a look at what a node holds,
+ * and for tests.
+ */
+static int
+cmd_cat(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "root", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct imgtar it;
+	char err[600], hex[SHA256_HEX_LEN + 1];
+	int c, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "r:", longopts, NULL)) != -1)
+		switch (c) {
+		case 'r':
+			fmtpath(root, sizeof root, "%s", optarg);
+			break;
+		default:
+			return usage();
+		}
+	if (optind + 1 != argc)
+		return usage();
+	if (!is_sha256_hex(argv[optind])) {
+		errx_msg("'%s' is not an image id (64 hex digits)",
+		    argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (imgtar_open(argv[optind], &it, err, sizeof err) == -1) {
+		errx_msg("%s", err);
+		return 1;
+	}
+	if (imgtar_hash(&it, 1, hex, err, sizeof err) == -1)
+		errx_msg("image %s: %s", argv[optind], err);
+	else if (strcmp(hex, argv[optind]) != 0)
+		errx_msg("image %s is damaged: its tarball has sha256 %s",
+		    argv[optind], hex);
+	else
+		rc = 0;
+	imgtar_close(&it);
+	return rc;
 }
 
 /* Mark the images named by containers[].image of every pods/<pod>.json. */
@@ -1981,6 +2259,8 @@ main(int argc, char **argv)
 		return cmd_list(argc, argv);
 	if (strcmp(verb, "image-check") == 0)
 		return cmd_check(argc, argv);
+	if (strcmp(verb, "image-cat") == 0)
+		return cmd_cat(argc, argv);
 	errx_msg("unknown verb '%s'", verb);
 	return usage();
 }

@@ -42,7 +42,7 @@ static const char usage_text[] =
 "  logs [--root DIR] [-n N] [--since T] [-f] POD[/CONTAINER]\n"
 "                        the pod's log lines from syslog, journal or run/log\n"
 "  version               print the version\n"
-"  image-import, image-gc, image-list, image-check\n"
+"  image-import, image-gc, image-list, image-check, image-cat\n"
 "                        served by the helper vzexec-image\n"
 "\n"
 "ROOT defaults to " VZ_DEFAULT_ROOT ". Exit: 0 done, 1 failed, 2 usage;\n"
@@ -285,7 +285,8 @@ main(int argc, char **argv)
 	    strcmp(verb, "help") == 0)
 		return usage(EXIT_DONE);
 	if (strcmp(verb, "image-import") == 0 || strcmp(verb, "image-gc") == 0 ||
-	    strcmp(verb, "image-list") == 0 || strcmp(verb, "image-check") == 0)
+	    strcmp(verb, "image-list") == 0 || strcmp(verb, "image-check") == 0 ||
+	    strcmp(verb, "image-cat") == 0)
 		return verb_image(argv);
 	/* logs has options of its own (-n, -f, --since): before parse_opts */
 	if (strcmp(verb, "logs") == 0)

@@ -42,6 +42,8 @@ pack() {	# ID [BASE] [COMPRESS]: pack into $OUT, copy to incoming/
 		${3:+--compress "$3"} "$1" "$OUT" >"$TEST_TMP/pack.json" &&
 	test "$(ls "$OUT" | wc -l)" -eq 2 && cp "$OUT"/* "$ROOT/incoming/"
 }
+# the sha256 of an image's tarball as the node puts it together again
+tarsum() { "$VZIMG" image-cat --root "$ROOT" "$1" | sha256sum | cut -d" " -f1; }
 snapshot() { (cd "$ROOT" && find images pods 2>/dev/null | LC_ALL=C sort | xargs -r ls -ld --time-style=+%s | md5sum); }
 incoming_clean() { test -z "$(ls -A "$ROOT/incoming" | grep -v '^\.lock$')"; }
 
@@ -60,10 +62,25 @@ test_expect_success 'full import of v1 (tar+zstd)' '
 	grep -q "\"status\":\"imported\"" imp.json &&
 	"$ROOT/images/$V1/rootfs/bin/busybox" true &&
 	test "$(cat "$ROOT/images/$V1/rootfs/etc/motd")" = "version 1" &&
-	echo "$V1  $ROOT/images/$V1.tar" | sha256sum -c - &&
+	test "$(tarsum $V1)" = $V1 &&
 	grep -q "\"ref\":\"dir:$TEST_TMP/app/rootfs\"" "$ROOT/images/$V1/config.json" &&
 	test "$(stat -c %a "$ROOT/images/$V1")" = 700 &&
 	incoming_clean
+'
+
+test_expect_success 'the node keeps no tarball, only a map of a few percent' '
+	test ! -e "$ROOT/images/$V1.tar" && test -f "$ROOT/images/$V1/tarmap" &&
+	full=$(sed -n "s/.*\"imageSize\":\([0-9]*\).*/\1/p" pack.json) &&
+	map=$(stat -c %s "$ROOT/images/$V1/tarmap") && echo "map $map of $full" &&
+	test $((map * 20)) -lt $full &&
+	grep -q "\"mapBytes\":" imp.json
+'
+
+test_expect_failure_code 1 'image-cat of a damaged image fails after the bytes' '
+	cp -a "$ROOT/images/$V1" "$ROOT/images/$(printf %064d 9)" &&
+	"$VZIMG" image-cat --root "$ROOT" $(printf %064d 9) >/dev/null 2>err; st=$?
+	cat err; rm -rf "$ROOT/images/$(printf %064d 9)"
+	grep -q "is damaged" err && exit $st; exit 99
 '
 
 test_expect_success 'importing what is present sends nothing and changes nothing' '
@@ -104,7 +121,7 @@ if "$VZMASTER" image pack --store "$STORE" --base $V1 $V2 "$TEST_TMP/probe" \
 		sent=$(sed -n "s/.*\"size\":\([0-9]*\).*/\1/p" pack.json) &&
 		echo "sent $sent bytes for $full" && test $((sent * 20)) -lt $full &&
 		"$VZIMG" image-import --root "$ROOT" $V2.upload.json &&
-		echo "$V2  $ROOT/images/$V2.tar" | sha256sum -c - &&
+		test "$(tarsum $V2)" = $V2 &&
 		test "$(cat "$ROOT/images/$V2/rootfs/etc/motd")" = "version 2" &&
 		incoming_clean
 	'
@@ -125,10 +142,28 @@ if "$VZMASTER" image pack --store "$STORE" --base $V1 $V2 "$TEST_TMP/probe" \
 		cat err; test "$before" = "$(snapshot)" && incoming_clean && exit $st; exit 99
 	'
 	test_expect_failure_code 3 'a delta against a base the node lacks exits 3' '
-		before=$(snapshot) && pack $V3 $V2 && mv "$ROOT/images/$V2.tar" base.tar &&
+		before=$(snapshot) && pack $V3 $V2 && mv "$ROOT/images/$V2/tarmap" base.map &&
 		"$VZIMG" image-import --root "$ROOT" $V3.upload.json 2>err; st=$?
-		mv base.tar "$ROOT/images/$V2.tar"; cat err;
+		mv base.map "$ROOT/images/$V2/tarmap"; cat err;
 		test ! -e "$ROOT/images/$V3" && incoming_clean && exit $st; exit 99
+	'
+	test_expect_success 'a delta against a legacy base (images/ID.tar, vzexec < 0.3)' '
+		"$VZIMG" image-cat --root "$ROOT" $V2 >legacy.tar && mv legacy.tar "$ROOT/images/$V2.tar" &&
+		mv "$ROOT/images/$V2/tarmap" base.map && pack $V3 $V2 &&
+		"$VZIMG" image-import --root "$ROOT" $V3.upload.json >imp.json &&
+		cat imp.json && grep -q "\"encoding\":\"vcdiff\"" imp.json &&
+		test "$(tarsum $V3)" = $V3 && test "$(tarsum $V2)" = $V2 &&
+		"$VZIMG" image-list --root "$ROOT" | grep -q "\"id\":\"$V2\"" &&
+		rm -rf "$ROOT/images/$V3" "$ROOT/images/$V2.tar" &&
+		mv base.map "$ROOT/images/$V2/tarmap" && test "$(tarsum $V2)" = $V2
+	'
+	test_expect_failure_code 3 'a delta against a base whose rootfs changed exits 3' '
+		before=$(snapshot) && pack $V3 $V2 &&
+		b=$ROOT/images/$V2/rootfs/etc/blob && cp -p "$b" blob.keep &&
+		printf XXXX | dd of="$b" bs=1 seek=100 conv=notrunc 2>/dev/null &&
+		"$VZIMG" image-import --root "$ROOT" $V3.upload.json 2>err; st=$?
+		cp -p blob.keep "$b"; cat err; grep -q "delta result does not match" err &&
+		test "$before" = "$(snapshot)" && incoming_clean && exit $st; exit 99
 	'
 else
 	echo "# delta encoding not built in (vcdiff not merged yet): $(cat "$TEST_TMP/probe.err")"
@@ -168,9 +203,9 @@ test_expect_success 'image-list shows the images with their reference' '
 
 test_expect_success 'image-gc keeps the images pods use and the newest N' '
 	pack $V3 && "$VZIMG" image-import --root "$ROOT" $V3.upload.json &&
-	touch -d "2020-01-01" "$ROOT/images/$V1.tar" &&
-	touch -d "2021-01-01" "$ROOT/images/$V2.tar" &&
-	touch -d "2022-01-01" "$ROOT/images/$V3.tar" &&
+	touch -d "2020-01-01" "$ROOT/images/$V1/tarmap" &&
+	touch -d "2021-01-01" "$ROOT/images/$V2/tarmap" &&
+	touch -d "2022-01-01" "$ROOT/images/$V3/tarmap" &&
 	mkdir -p "$ROOT/pods" &&
 	echo "{\"vzspec\":1,\"name\":\"web\",\"containers\":[{\"name\":\"a\",\"image\":\"$V1\"}]}" \
 		>"$ROOT/pods/web.json" &&

@@ -174,8 +174,8 @@ bad=$(hello_nodes | head -n1)
 test_expect_success 'a damaged delta base: the full image is sent instead' '
 	old=$(image_of $bad) && [ -n "$old" ] &&
 	for t in $(images_on $bad); do	# whichever one serves as the base
-		on $bad dd if=/dev/urandom of=/var/lib/vz/images/$t.tar bs=1 \
-		    count=64 seek=4096 conv=notrunc status=none
+		on $bad dd if=/dev/urandom of=/var/lib/vz/images/$t/tarmap bs=1 \
+		    count=64 seek=100 conv=notrunc status=none
 	done &&
 	echo v3 >"$C/images/v1/www/index.html" &&
 	vz --json deploy --timeout 60 >fb.json 2>fb.err &&
@@ -191,7 +191,7 @@ test_expect_success 'every node holds the new image with the right digest' '
 	id=$(image_of $bad) && [ "$id" != "$old" ] &&
 	for n in $(hello_nodes); do
 		[ "$(image_of $n)" = "$id" ] &&
-		[ "$(on $n sha256sum /var/lib/vz/images/$id.tar | cut -d" " -f1)" = "$id" ] &&
+		[ "$(on $n /usr/local/sbin/vzexec image-cat $id | sha256sum | cut -d" " -f1)" = "$id" ] &&
 		curl -sS --max-time 5 "http://$("$FAKEVPS" ip $n):8090/" | grep -qx v3
 	done
 '
@@ -301,16 +301,20 @@ survivors_vendor_ok() {	# hello on two nodes again, of two vendors
 	[ $a -eq 1 ] && [ $b -eq 1 ]
 }
 # An image the node imported but never synced (marked), whose rootfs a
-# crash damaged: the boot-time image-check (inittab bootwait) repairs it.
-# The one hello runs: its tarball is intact (the delta-base test above
-# corrupted the others on this node, and image-check rightly removes those).
+# crash damaged without losing bytes (a mode, a stray file): the boot-time
+# image-check (inittab bootwait) unpacks it again from its tarball, read
+# back through its map.  The one hello runs: its tarball is intact (the
+# delta-base test above corrupted the others on this node, and image-check
+# rightly removes those).
+P=/var/lib/vz/images
 test_expect_success 'plant an unsynced, damaged image on the victim' '
 	planted=$(image_of $victim) && [ -n "$planted" ] &&
-	[ "$(on $victim sha256sum /var/lib/vz/images/$planted.tar | cut -d" " -f1)" = "$planted" ] &&
+	[ "$(on $victim /usr/local/sbin/vzexec image-cat $planted | sha256sum | cut -d" " -f1)" = "$planted" ] &&
 	echo "$planted" >planted.id &&
-	on $victim sh -c "echo boot before-the-crash >/var/lib/vz/images/$planted/.unsynced &&
-	    rm -f /var/lib/vz/images/$planted/rootfs/www/index.html &&
-	    echo damaged >/var/lib/vz/images/$planted/rootfs/www/index.html"
+	on $victim stat -c %a $P/$planted/rootfs/www/index.html >planted.mode &&
+	on $victim sh -c "echo boot before-the-crash >$P/$planted/.unsynced &&
+	    chmod 0 $P/$planted/rootfs/www/index.html &&
+	    echo stray >$P/$planted/rootfs/www/stray"
 '
 test_expect_success 'a vanished node: nothing moves within the grace' '
 	"$FAKEVPS" vanish $victim &&
@@ -337,9 +341,11 @@ test_expect_success 'the node returns: its extra copies are removed' '
 '
 test_expect_success 'its boot checked the unsynced image and repaired it' '
 	planted=$(cat planted.id) && [ -n "$planted" ] &&
-	! on $victim test -e /var/lib/vz/images/$planted/.unsynced &&
-	! on $victim grep -q damaged /var/lib/vz/images/$planted/rootfs/www/index.html &&
-	on $victim test -s /var/lib/vz/images/$planted/rootfs/www/index.html || {
+	! on $victim test -e $P/$planted/.unsynced &&
+	[ "$(on $victim stat -c %a $P/$planted/rootfs/www/index.html)" = "$(cat planted.mode)" ] &&
+	! on $victim test -e $P/$planted/rootfs/www/stray &&
+	on $victim test -s $P/$planted/rootfs/www/index.html &&
+	[ "$(on $victim /usr/local/sbin/vzexec image-cat $planted | sha256sum | cut -d" " -f1)" = "$planted" ] || {
 		on $victim sh -c "cat /etc/inittab /var/log/fakeinit.log;
 		    ls -la /var/lib/vz/images /var/lib/vz/images/$planted"
 		false
