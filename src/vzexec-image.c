@@ -255,7 +255,7 @@ payload_cb(struct archive *a, void *arg, const void **out)
 /* ---- an image's tarball, for reading ---- */
 
 /*
- * Images imported by vzexec 0.3 and later keep their tarball as a map over
+ * Images imported by vzexec 0.4 and later keep their tarball as a map over
  * the rootfs (tarmap.h); older ones have the file images/<id>.tar, which is
  * still read (a delta's base, image-check, image-cat) until gc removes it.
  */

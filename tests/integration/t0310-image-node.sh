@@ -147,7 +147,7 @@ if "$VZMASTER" image pack --store "$STORE" --base $V1 $V2 "$TEST_TMP/probe" \
 		mv base.map "$ROOT/images/$V2/tarmap"; cat err;
 		test ! -e "$ROOT/images/$V3" && incoming_clean && exit $st; exit 99
 	'
-	test_expect_success 'a delta against a legacy base (images/ID.tar, vzexec < 0.3)' '
+	test_expect_success 'a delta against a legacy base (images/ID.tar, vzexec < 0.4)' '
 		"$VZIMG" image-cat --root "$ROOT" $V2 >legacy.tar && mv legacy.tar "$ROOT/images/$V2.tar" &&
 		mv "$ROOT/images/$V2/tarmap" base.map && pack $V3 $V2 &&
 		"$VZIMG" image-import --root "$ROOT" $V3.upload.json >imp.json &&
