@@ -1704,13 +1704,27 @@ out:
 	return rc;
 }
 
+/* Options of the verbs that take just --root: optind, or -1. */
 static int
-cmd_check(int argc, char **argv)
+root_only(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "root", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "r:", longopts, NULL)) != -1) {
+		if (c != 'r')
+			return -1;
+		fmtpath(root, sizeof root, "%s", optarg);
+	}
+	return optind;
+}
+
+static int
+cmd_check(int argc, char **argv)
+{
 	struct buf out = BUF_INIT;
 	struct json_writer w;
 	char dir[PATH_MAX], path[PATH_MAX], err[1024];
@@ -1720,17 +1734,9 @@ cmd_check(int argc, char **argv)
 	struct dirent *de;
 	struct stat sb;
 	DIR *d;
-	int c, lock, rc = 0, fd;
+	int lock, rc = 0, fd;
 
-	while ((c = getopt_long(argc, argv, "r:", longopts, NULL)) != -1)
-		switch (c) {
-		case 'r':
-			fmtpath(root, sizeof root, "%s", optarg);
-			break;
-		default:
-			return usage();
-		}
-	if (optind != argc)
+	if (root_only(argc, argv) != argc)
 		return usage();
 	fmtpath(dir, sizeof dir, "%s/images", root);
 	if (mkdir_p(dir, 0755) == -1) {
@@ -1967,23 +1973,11 @@ cmd_list(int argc, char **argv)
 static int
 cmd_cat(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "root", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct imgtar it;
 	char err[600], hex[SHA256_HEX_LEN + 1];
-	int c, rc = 1;
+	int rc = 1;
 
-	while ((c = getopt_long(argc, argv, "r:", longopts, NULL)) != -1)
-		switch (c) {
-		case 'r':
-			fmtpath(root, sizeof root, "%s", optarg);
-			break;
-		default:
-			return usage();
-		}
-	if (optind + 1 != argc)
+	if (root_only(argc, argv) != argc - 1)
 		return usage();
 	if (!is_sha256_hex(argv[optind])) {
 		errx_msg("'%s' is not an image id (64 hex digits)",
