@@ -187,6 +187,51 @@ cnode_vzexec_timed(struct cnode *n, const char *const *args, const char *in,
 	    NULL, NULL, err, errlen);
 }
 
+/* cmd ran with rc: the caller's view of it, and cmd released. */
+static int
+vzexec_result(struct cnode *n, struct vz_ssh_cmd *cmd, int rc,
+    const char *verb, struct buf *out, int *status, char *err, size_t errlen)
+{
+	if (rc != VZ_SSH_OK) {
+		snprintf(err, errlen, "%s: vzexec %s: %s", n->host->name,
+		    verb, vz_ssh_error(n->ssh));
+		if (rc == VZ_SSH_DEAD) {
+			vz_ssh_free(n->ssh);
+			n->ssh = NULL;
+		}
+		vz_ssh_cmd_release(cmd);
+		return -1;
+	}
+	*status = cmd->status;
+	if (out != NULL)
+		buf_add(out, cmd->out.data, cmd->out.len);
+	if (cmd->status != 0) {
+		char *nl = strchr(cmd->err.data, '\n');
+		int len = nl ? (int)(nl - cmd->err.data) : (int)cmd->err.len;
+
+		if (len > 400)
+			len = 400;
+		snprintf(err, errlen, "%s: vzexec %s: %.*s", n->host->name,
+		    verb, len, len > 0 ? cmd->err.data :
+		    "failed without a message");
+		vz_ssh_cmd_release(cmd);
+		return -1;
+	}
+	vz_ssh_cmd_release(cmd);
+	return 0;
+}
+
+static void
+vzexec_argv(const char **argv, const char *const *args)
+{
+	size_t i, k = 0;
+
+	argv[k++] = VZEXEC_NODE_PATH;
+	for (i = 0; args[i] != NULL && k < 31; i++)
+		argv[k++] = args[i];
+	argv[k] = NULL;
+}
+
 int
 cnode_vzexec_fed(struct cnode *n, const char *const *args, const char *in,
     size_t inlen, struct buf *out, int *status, int timeout_ms,
@@ -195,52 +240,57 @@ cnode_vzexec_fed(struct cnode *n, const char *const *args, const char *in,
 {
 	const char *argv[32];
 	struct vz_ssh_cmd cmd;
-	size_t i, k = 0;
-	int rc;
 
 	*status = -1;
 	if (n->ssh == NULL) {
 		snprintf(err, errlen, "%s: not connected", n->host->name);
 		return -1;
 	}
-	argv[k++] = VZEXEC_NODE_PATH;
-	for (i = 0; args[i] != NULL && k < 31; i++)
-		argv[k++] = args[i];
-	argv[k] = NULL;
+	vzexec_argv(argv, args);
 	vz_ssh_cmd_init(&cmd, argv);
 	cmd.in = in;
 	cmd.inlen = inlen;
 	cmd.timeout_ms = timeout_ms;
 	cmd.progress = fed;
 	cmd.progress_arg = fed_arg;
-	rc = vz_ssh_exec(n->ssh, &cmd);
-	if (rc != VZ_SSH_OK) {
-		snprintf(err, errlen, "%s: vzexec %s: %s", n->host->name,
-		    args[0], vz_ssh_error(n->ssh));
-		if (rc == VZ_SSH_DEAD) {
-			vz_ssh_free(n->ssh);
-			n->ssh = NULL;
-		}
-		vz_ssh_cmd_release(&cmd);
-		return -1;
-	}
-	*status = cmd.status;
-	if (out != NULL)
-		buf_add(out, cmd.out.data, cmd.out.len);
-	if (cmd.status != 0) {
-		char *nl = strchr(cmd.err.data, '\n');
-		int len = nl ? (int)(nl - cmd.err.data) : (int)cmd.err.len;
+	return vzexec_result(n, &cmd, vz_ssh_exec(n->ssh, &cmd), args[0], out,
+	    status, err, errlen);
+}
 
-		if (len > 400)
-			len = 400;
-		snprintf(err, errlen, "%s: vzexec %s: %.*s", n->host->name,
-		    args[0], len, len > 0 ? cmd.err.data :
-		    "failed without a message");
-		vz_ssh_cmd_release(&cmd);
+int
+cnode_vzexec_start(struct cnode *n, struct cnode_exec *x,
+    const char *const *args, const char *in, size_t inlen, int timeout_ms,
+    char *err, size_t errlen)
+{
+	int rc, status;
+
+	if (n->ssh == NULL) {
+		snprintf(err, errlen, "%s: not connected", n->host->name);
 		return -1;
 	}
-	vz_ssh_cmd_release(&cmd);
+	vzexec_argv(x->argv, args);
+	vz_ssh_cmd_init(&x->cmd, x->argv);
+	x->cmd.in = in;
+	x->cmd.inlen = inlen;
+	x->cmd.timeout_ms = timeout_ms;
+	if ((rc = vz_ssh_exec_start(n->ssh, &x->cmd)) != VZ_SSH_OK)
+		return vzexec_result(n, &x->cmd, rc, args[0], NULL, &status,
+		    err, errlen);
 	return 0;
+}
+
+int
+cnode_vzexec_finish(struct cnode *n, struct cnode_exec *x, struct buf *out,
+    int *status, char *err, size_t errlen)
+{
+	*status = -1;
+	if (n->ssh == NULL) {
+		snprintf(err, errlen, "%s: not connected", n->host->name);
+		vz_ssh_cmd_release(&x->cmd);
+		return -1;
+	}
+	return vzexec_result(n, &x->cmd, vz_ssh_exec_finish(n->ssh, &x->cmd),
+	    x->argv[1], out, status, err, errlen);
 }
 
 int

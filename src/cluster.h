@@ -16,8 +16,7 @@
 #include "inventory.h"
 #include "nodestate.h"
 #include "pod.h"
-
-struct vz_ssh;
+#include "ssh.h"
 
 /* Where vzexec lives on a node (newnode installs it there). */
 #define VZEXEC_NODE_PATH	"/usr/local/sbin/vzexec"
@@ -88,6 +87,21 @@ int	 cnode_vzexec_fed(struct cnode *, const char *const *args,
 	     const char *in, size_t inlen, struct buf *out, int *status,
 	     int timeout_ms, void (*fed)(void *, uint64_t, uint64_t),
 	     void *fed_arg, char *err, size_t errlen);
+/*
+ * cnode_vzexec_timed in two steps (vz_ssh_exec_start/finish): start has the
+ * node run the command now, finish sends its stdin (given to start) and
+ * collects the result.  args and in must live until finish; every started
+ * x must be finished, and nothing else may run on the node in between.
+ */
+struct cnode_exec {
+	const char		*argv[32];
+	struct vz_ssh_cmd	 cmd;
+};
+int	 cnode_vzexec_start(struct cnode *, struct cnode_exec *x,
+	     const char *const *args, const char *in, size_t inlen,
+	     int timeout_ms, char *err, size_t errlen);
+int	 cnode_vzexec_finish(struct cnode *, struct cnode_exec *x,
+	     struct buf *out, int *status, char *err, size_t errlen);
 /* Re-read the node's status into n->st.  0 or -1 with err. */
 int	 cnode_refresh(struct cnode *, char *err, size_t errlen);
 /* The same within timeout_ms (0: the connection's command timeout). */

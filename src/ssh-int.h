@@ -44,6 +44,9 @@ struct vz_ssh {
 	char		 err[1024];
 
 	int		 mux_fd;	/* to a holder; -1: direct (or none) */
+	int		 mux_pending;	/* a request started, its stdin not sent */
+	int		 mux_timeout;	/* of that request, ms */
+	int64_t		 mux_deadline;
 	int		 persist_ok;	/* direct session a holder may take */
 	int		 handed_over;	/* a holder took it: free silently */
 };
@@ -79,5 +82,7 @@ int		 exec_session(struct vz_ssh *, struct vz_ssh_cmd *,
 int		 persist_allowed(const struct vz_ssh *);
 int		 mux_connect(struct vz_ssh *);	/* 0: served by a holder */
 int		 mux_exec(struct vz_ssh *, struct vz_ssh_cmd *);
+int		 mux_exec_start(struct vz_ssh *, struct vz_ssh_cmd *);
+int		 mux_exec_finish(struct vz_ssh *, struct vz_ssh_cmd *);
 
 #endif

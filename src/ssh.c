@@ -959,6 +959,11 @@ vz_ssh_exec(struct vz_ssh *h, struct vz_ssh_cmd *c)
 	buf_reset(&c->err);
 	c->status = -1;
 	c->signal[0] = '\0';
+	if (h->mux_pending) {
+		/* a bug of the caller: the holder waits for that one's stdin */
+		seterr(h, "%s: a started command is still pending", h->name);
+		return VZ_SSH_FAILED;
+	}
 	if (h->mux_fd != -1)
 		return mux_exec(h, c);
 	if (!h->connected || h->dead) {
@@ -969,6 +974,26 @@ vz_ssh_exec(struct vz_ssh *h, struct vz_ssh_cmd *c)
 	rc = exec_session(h, c, cmdline.data, exec_timeout(h, c), -1, &opened);
 	buf_release(&cmdline);
 	return rc;
+}
+
+int
+vz_ssh_exec_start(struct vz_ssh *h, struct vz_ssh_cmd *c)
+{
+	buf_reset(&c->out);
+	buf_reset(&c->err);
+	c->status = -1;
+	c->signal[0] = '\0';
+	if (h->mux_fd == -1 || h->mux_pending)
+		return VZ_SSH_OK;	/* finish runs it whole */
+	return mux_exec_start(h, c);
+}
+
+int
+vz_ssh_exec_finish(struct vz_ssh *h, struct vz_ssh_cmd *c)
+{
+	if (h->mux_fd != -1 && h->mux_pending)
+		return mux_exec_finish(h, c);
+	return vz_ssh_exec(h, c);
 }
 
 int

@@ -150,6 +150,19 @@ void	vz_ssh_cmd_release(struct vz_ssh_cmd *);
 int	vz_ssh_exec(struct vz_ssh *, struct vz_ssh_cmd *);
 
 /*
+ * vz_ssh_exec in two steps, for a command whose stdin (c->in, c->inlen)
+ * is known now but is to be sent later: over a held connection,
+ * vz_ssh_exec_start has the holder open the channel and start the command
+ * at once (it then waits for its stdin on the node), so that
+ * vz_ssh_exec_finish, which sends the stdin and collects the result, only
+ * costs the command itself.  On a direct connection start does nothing
+ * and finish is vz_ssh_exec.  c stays the caller's in between, and
+ * nothing else may use the handle until finish.  Results as vz_ssh_exec.
+ */
+int	vz_ssh_exec_start(struct vz_ssh *, struct vz_ssh_cmd *);
+int	vz_ssh_exec_finish(struct vz_ssh *, struct vz_ssh_cmd *);
+
+/*
  * Shorthand: run argv, want exit status 0.  stdout is appended to out
  * (may be NULL).  A non-zero exit is VZ_SSH_FAILED with "'ARGV0' exited
  * with status N: FIRST LINE OF STDERR" as the error.

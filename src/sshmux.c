@@ -509,37 +509,73 @@ mux_close(struct vz_ssh *h)
 	if (h->mux_fd != -1)
 		close(h->mux_fd);
 	h->mux_fd = -1;
+	h->mux_pending = 0;
 	h->connected = 0;
 }
 
 int
 mux_exec(struct vz_ssh *h, struct vz_ssh_cmd *c)
 {
-	struct buf cmdline = BUF_INIT, msg = BUF_INIT, tmp = BUF_INIT;
+	int rc;
+
+	if ((rc = mux_exec_start(h, c)) != VZ_SSH_OK)
+		return rc;
+	return mux_exec_finish(h, c);
+}
+
+/*
+ * The request without its stdin: the holder opens the channel and starts
+ * the command at once, and streams the stdin to it as it comes.
+ */
+int
+mux_exec_start(struct vz_ssh *h, struct vz_ssh_cmd *c)
+{
+	struct buf cmdline = BUF_INIT, msg = BUF_INIT;
 	size_t max = c->max_output > 0 ? c->max_output : VZ_SSH_MAX_OUTPUT;
-	uint64_t off = 0;
-	int64_t deadline = 0;
-	int timeout, rc = VZ_SSH_DEAD, io, opened;
-	struct rd r;
+	int io;
 
 	if (h->dead) {
 		seterr(h, "%s: not connected", h->hostname);
 		return VZ_SSH_DEAD;
 	}
 	exec_cmdline(h, c, &cmdline);
-	timeout = exec_timeout(h, c);
-	if (timeout > 0)
-		deadline = mono_ms() + timeout + MUX_GRACE_MS;
+	h->mux_timeout = exec_timeout(h, c);
+	h->mux_deadline = h->mux_timeout > 0 ?
+	    mono_ms() + h->mux_timeout + MUX_GRACE_MS : 0;
 	logf_(h, 2, "%s: exec (held) %s", h->name, cmdline.data);
 	msg_begin(&msg, 'X');
-	put_u32(&msg, (uint32_t)timeout);
+	put_u32(&msg, (uint32_t)h->mux_timeout);
 	put_u64(&msg, max);
 	put_u64(&msg, c->in != NULL ? c->inlen : 0);
 	put_str(&msg, cmdline.data, cmdline.len);
 	put_str(&msg, c->argv[0], strlen(c->argv[0]));
 	msg_end(&msg);
-	if ((io = write_all(h->mux_fd, msg.data, msg.len, deadline)) != 0)
-		goto ioerr;
+	io = write_all(h->mux_fd, msg.data, msg.len, h->mux_deadline);
+	buf_release(&cmdline);
+	buf_release(&msg);
+	if (io != 0) {
+		seterr(h, "%s: connection lost (the holder went away)",
+		    h->hostname);
+		h->dead = 1;
+		mux_close(h);
+		return VZ_SSH_DEAD;
+	}
+	h->mux_pending = 1;
+	return VZ_SSH_OK;
+}
+
+/* The stdin of the request mux_exec_start sent, then its answer. */
+int
+mux_exec_finish(struct vz_ssh *h, struct vz_ssh_cmd *c)
+{
+	struct buf msg = BUF_INIT, tmp = BUF_INIT;
+	size_t max = c->max_output > 0 ? c->max_output : VZ_SSH_MAX_OUTPUT;
+	uint64_t off = 0;
+	int64_t deadline = h->mux_deadline;
+	int timeout = h->mux_timeout, rc = VZ_SSH_DEAD, io, opened;
+	struct rd r;
+
+	h->mux_pending = 0;
 	while (c->in != NULL && off < c->inlen) {
 		size_t n = c->inlen - off < MUX_STDIN_CHUNK ?
 		    (size_t)(c->inlen - off) : MUX_STDIN_CHUNK;
@@ -599,7 +635,6 @@ ioerr:
 	mux_close(h);
 	rc = VZ_SSH_DEAD;
 out:
-	buf_release(&cmdline);
 	buf_release(&msg);
 	buf_release(&tmp);
 	return rc;

@@ -12,7 +12,8 @@
  * "test-ssh-tool: persisted N"); --report prints "test-ssh-tool: held" or
  * "test-ssh-tool: direct" after connect; --repeat N runs exec N times on
  * one handle; --progress prints "progress DONE TOTAL" for each stdin
- * progress call.
+ * progress call; --start-early MS runs exec as vz_ssh_exec_start, MS ms
+ * of sleep, vz_ssh_exec_finish.
  *
  * exec exits with the remote status; any transport error prints
  * "test-ssh-tool: CODE: message" (CODE = RETRY, AUTH, HOSTKEY, DEAD,
@@ -42,6 +43,7 @@ static int persist_s = -1;
 static int report;
 static int repeat = 1;
 static int show_progress;
+static int early_ms = -1;
 
 static const char *
 code_name(int rc)
@@ -150,7 +152,15 @@ do_exec(int argc, char **argv)
 		}
 		if (show_progress)
 			c.progress = stdin_progress;
-		if ((rc = vz_ssh_exec(h, &c)) != VZ_SSH_OK)
+		if (early_ms >= 0) {
+			/* start, wait, then send stdin and collect */
+			if ((rc = vz_ssh_exec_start(h, &c)) == VZ_SSH_OK) {
+				usleep((useconds_t)early_ms * 1000);
+				rc = vz_ssh_exec_finish(h, &c);
+			}
+		} else
+			rc = vz_ssh_exec(h, &c);
+		if (rc != VZ_SSH_OK)
 			rc = fail(rc, vz_ssh_error(h));
 		else {
 			fwrite(c.out.data, 1, c.out.len, stdout);
@@ -309,7 +319,7 @@ main(int argc, char **argv)
 {
 	enum { O_TOFU = 256, O_CT, O_TIMEOUT, O_ABORT, O_STDIN, O_REPLACE,
 	    O_PASSENV, O_NOPUB, O_NOSUDO, O_PDIR, O_PERSIST, O_REPORT,
-	    O_REPEAT, O_PROGRESS };
+	    O_REPEAT, O_PROGRESS, O_EARLY };
 	static const struct option lo[] = {
 		{ "tofu", no_argument, NULL, O_TOFU },
 		{ "replace-host-key", no_argument, NULL, O_REPLACE },
@@ -325,6 +335,7 @@ main(int argc, char **argv)
 		{ "report", no_argument, NULL, O_REPORT },
 		{ "repeat", required_argument, NULL, O_REPEAT },
 		{ "progress", no_argument, NULL, O_PROGRESS },
+		{ "start-early", required_argument, NULL, O_EARLY },
 		{ NULL, 0, NULL, 0 }
 	};
 	int opt, jobs = 16;
@@ -368,6 +379,7 @@ main(int argc, char **argv)
 		case O_REPORT: report = 1; break;
 		case O_REPEAT: repeat = (int)strtol(optarg, NULL, 10); break;
 		case O_PROGRESS: show_progress = 1; break;
+		case O_EARLY: early_ms = (int)strtol(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}

@@ -86,6 +86,25 @@ test_expect_success 'stdin progress: increasing, ending at the total (held and d
 	grep "^progress " e | awk "BEGIN{l=0} {if (\$2 <= l || \$3 != 1000000) exit 1; l=\$2} END{if (l != 1000000 || NR < 5) exit 1}"
 '
 
+# vz_ssh_exec_start / _finish: through a holder the command runs as soon
+# as it is started (it leaves a mark) and gets its stdin at finish, 4 s
+# later; directly, start does nothing and finish runs it whole.  (The
+# mark, not a clock: root's shell may take a while to start here.)
+early() {	# HELD(1|0) TOOL ARGS...: the mark while the tool sleeps?
+	held=$1; shift
+	rm -f mark got && echo the-spec >spec &&
+	{ "$@" --start-early 4000 --stdin-file spec exec 127.0.0.1 sh -c \
+		"touch $PWD/mark; cat >$PWD/got" >o 2>e & } &&
+	i=0; while [ $i -lt 30 ] && [ ! -e mark ]; do sleep 0.1; i=$((i + 1)); done
+	if [ -e mark ]; then seen=1; test ! -s got || seen=late; else seen=0; fi
+	wait $! && cat e && test "$(cat got)" = the-spec && test -e mark &&
+	echo "mark during the sleep: $seen" && test "$seen" = "$held"
+}
+test_expect_success 'a started command runs before its stdin comes (held), at finish (direct)' '
+	early 1 T && grep -q held e &&
+	early 0 "$TOOL" -K "$KH" -p $PORT && ! grep -q held e
+'
+
 test_expect_failure_code 105 'output beyond the cap is FAILED through the holder too' '
 	st=0; T exec 127.0.0.1 sh -c "head -c 17000000 /dev/zero" >o 2>e || st=$?
 	grep -q exceeds e && grep -q held e && exit $st
