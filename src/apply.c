@@ -840,10 +840,15 @@ prestartable(struct apply *a, const struct plan_action *act, struct cnode *n,
 	char ids[64][65], why[512];
 	size_t i, k;
 
-	if (act->op != PLAN_UPDATE || act->mode == PLAN_SIDE_BY_SIDE ||
-	    act->new_hash == NULL || n->ssh == NULL ||
-	    !vz_ssh_is_muxed(n->ssh) || node_too_old(n, why, sizeof why) ||
-	    pod_failed(a, act->pod) ||
+	int failed;
+
+	pthread_mutex_lock(&apply_lock);	/* the wave adds results */
+	failed = pod_failed(a, act->pod);
+	pthread_mutex_unlock(&apply_lock);
+	if (failed || act->op != PLAN_UPDATE ||
+	    act->mode == PLAN_SIDE_BY_SIDE || act->new_hash == NULL ||
+	    n->ssh == NULL || !vz_ssh_is_muxed(n->ssh) ||
+	    node_too_old(n, why, sizeof why) ||
 	    find_spec(a, act->new_hash, spec, &dp) == -1)
 		return 0;
 	k = spec_images(spec, ids, 64);
@@ -854,10 +859,11 @@ prestartable(struct apply *a, const struct plan_action *act, struct cnode *n,
 }
 
 /*
- * Before wave `wave` runs, start the spec-puts of the next wave on the
- * nodes that take no part in this one, whose images are on them already,
- * and that have that one action only in the next wave: nothing else then
- * uses their connections until the next wave finishes what was started.
+ * While wave `wave` runs, start the spec-puts of the next wave on the
+ * nodes that take no part in this one, once their images are pushed and
+ * on them, and that have that one action only in the next wave: nothing
+ * else then uses their connections until the next wave finishes what was
+ * started.  Runs in a thread of its own, beside the wave's.
  */
 static void
 prestart(struct apply *a, const struct plan *p, enum plan_phase phase,
@@ -866,7 +872,6 @@ prestart(struct apply *a, const struct plan *p, enum plan_phase phase,
 	size_t i, j, k, cnt;
 	struct cnode *n;
 	char err[512];
-	int ready;
 
 	if (pre == NULL || phase != PLAN_PHASE_UPDATE)
 		return;
@@ -887,12 +892,10 @@ prestart(struct apply *a, const struct plan *p, enum plan_phase phase,
 			    o->wave == wave + 1))
 				cnt++;
 		}
-		pthread_mutex_lock(&apply_lock);
-		ready = staged == NULL || staged[k];
-		pthread_mutex_unlock(&apply_lock);
 		ps = &pre[k];
-		if (cnt != 1 || !ready || ps->active)
+		if (cnt != 1 || ps->active)
 			continue;
+		wait_staged(a, n);
 		buf_reset(&ps->spec);
 		if (!prestartable(a, act, n, &ps->spec))
 			continue;
@@ -941,6 +944,22 @@ prestart_cancel(struct apply *a, int upto)
 		buf_release(&ps->spec);
 	}
 	buf_release(&out);
+}
+
+struct prestart_job {
+	struct apply		*a;
+	const struct plan	*p;
+	enum plan_phase		 phase;
+	int			 wave;
+};
+
+static void *
+prestart_main(void *arg)
+{
+	struct prestart_job *pj = arg;
+
+	prestart(pj->a, pj->p, pj->phase, pj->wave);
+	return NULL;
 }
 
 static void
@@ -1145,8 +1164,15 @@ apply_plan(struct apply *a, const struct plan *p)
 			    p->actions[j].wave > maxwave)
 				maxwave = p->actions[j].wave;
 		for (j = 0; j <= (size_t)maxwave; j++) {
-			prestart(a, p, phases[i], (int)j);
+			struct prestart_job pj = { a, p, phases[i], (int)j };
+			pthread_t t;
+			int started = phases[i] == PLAN_PHASE_UPDATE &&
+			    (int)j < maxwave &&
+			    pthread_create(&t, NULL, prestart_main, &pj) == 0;
+
 			run_step(a, p, phases[i], (int)j);
+			if (started)
+				pthread_join(t, NULL);
 			/* what wave j did not take: only wave j + 1's remain */
 			prestart_cancel(a, (int)j);
 		}

@@ -138,7 +138,7 @@ images_on() { on "$1" /usr/local/sbin/vzexec status | python3 -c '
 import json, sys
 print(" ".join(i["id"] for i in json.load(sys.stdin)["images"]))'; }
 test_expect_failure_code 1 'a broken update fails' '
-	vz deploy --timeout 30 2>broken.err
+	vz -vv deploy --timeout 30 2>broken.err
 '
 test_expect_success 'it names the pod and the node, and rolled back' '
 	grep -q "hello: n[123]: cannot start .hello.*executable not found" broken.err &&
@@ -147,6 +147,16 @@ test_expect_success 'it names the pod and the node, and rolled back' '
 test_expect_success 'the failed version was not tried on the second node' '
 	test $(grep -c "executable not found" broken.err) -eq 1 &&
 	grep -q "hello: update not attempted: it failed on an earlier node" broken.err
+'
+# The second node's spec-put was started while the first node switched
+# (held connections): unused, it was sent blanks, which changed nothing
+# (the test after next).
+test_expect_success 'the second wave'"'"'s spec-put was started ahead, then not used' '
+	a=$(sed -n "s/.*hello: \(n[123]\): cannot start.*/\1/p" broken.err | head -1) &&
+	b=$(hello_nodes | grep -vx "$a") && [ -n "$a" ] && [ -n "$b" ] &&
+	grep -q "^vzmaster: $b: exec (held) .*spec-put" broken.err &&
+	test $(grep -c "^vzmaster: $b: exec (held) .*spec-put" broken.err) -eq 1 || {
+		echo "a=$a b=$b"; grep -v "host key\|using the conn" broken.err; false; }
 '
 test_expect_success 'images were staged on every node before the waves' '
 	# the second node never switched, yet holds the broken version image
