@@ -839,7 +839,6 @@ prestartable(struct apply *a, const struct plan_action *act, struct cnode *n,
 	const struct desired_pod *dp;
 	char ids[64][65], why[512];
 	size_t i, k;
-
 	int failed;
 
 	pthread_mutex_lock(&apply_lock);	/* the wave adds results */
