@@ -129,6 +129,25 @@ write_full(int fd, const void *p, size_t n)
 }
 
 int
+pread_full(int fd, void *dst, size_t n, uint64_t off)
+{
+	char *d = dst;
+	ssize_t r;
+
+	while (n > 0) {
+		r = pread(fd, d, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? 0 : -1;
+		d += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 1;
+}
+
+int
 fsync_parent(const char *path)
 {
 	char *copy = strdup(path);

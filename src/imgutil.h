@@ -29,6 +29,9 @@ int	is_sha256_hex(const char *s);
 
 /* write(2) until done, retrying EINTR. 0 or -1 with errno. */
 int	write_full(int fd, const void *, size_t);
+/* pread(2) of exactly n bytes at off: 1, 0 when the file ends first, or
+   -1 with errno. */
+int	pread_full(int fd, void *, size_t n, uint64_t off);
 /* Write a small file atomically: PATH.tmp, fsync, rename, fsync dir. */
 int	write_file_atomic(const char *path, const void *, size_t,
 	    char *err, size_t errlen);

@@ -484,25 +484,6 @@ struct tarmap {
 	size_t		 curidx;
 };
 
-static int
-pread_full(int fd, void *dst, size_t n, uint64_t off)
-{
-	char *d = dst;
-	ssize_t r;
-
-	while (n > 0) {
-		r = pread(fd, d, n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r == 0 ? 0 : -1;
-		d += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return 1;
-}
-
 static uint64_t
 num(const char **p, const char *end, int *ok)
 {

@@ -323,22 +323,14 @@ static int
 imgtar_read(struct imgtar *it, uint64_t off, void *dst, size_t n, char *err,
     size_t errlen)
 {
-	ssize_t r;
-	size_t done = 0;
+	int r;
 
 	if (it->map != NULL)
 		return tarmap_read(it->map, off, dst, n, err, errlen);
-	while (done < n) {
-		r = pread(it->fd, (char *)dst + done, n - done,
-		    (off_t)(off + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			fmtpath(err, errlen, "cannot read the tarball: %s",
-			    r < 0 ? strerror(errno) : "short file");
-			return -1;
-		}
-		done += (size_t)r;
+	if ((r = pread_full(it->fd, dst, n, off)) != 1) {
+		fmtpath(err, errlen, "cannot read the tarball: %s",
+		    r < 0 ? strerror(errno) : "short file");
+		return -1;
 	}
 	return 0;
 }
