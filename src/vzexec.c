@@ -41,6 +41,8 @@ static const char usage_text[] =
 "                        wait until POD runs HASH and is ready, or is gone\n"
 "  logs [--root DIR] [-n N] [--since T] [-f] POD[/CONTAINER]\n"
 "                        the pod's log lines from syslog, journal or run/log\n"
+"  session               run the verbs framed on stdin, one at a time (the\n"
+"                        master's channel; see vzexec(8))\n"
 "  version               print the version\n"
 "  image-import, image-gc, image-list, image-check, image-cat\n"
 "                        served by the helper vzexec-image\n"
@@ -288,6 +290,13 @@ main(int argc, char **argv)
 	    strcmp(verb, "image-list") == 0 || strcmp(verb, "image-check") == 0 ||
 	    strcmp(verb, "image-cat") == 0)
 		return verb_image(argv);
+	if (strcmp(verb, "session") == 0) {
+		if (argc > 2 && strcmp(argv[2], "--help") == 0)
+			return usage(EXIT_DONE);
+		if (argc > 2)
+			return usage(EXIT_USAGE);
+		return session_main(argv[0]);
+	}
 	/* logs has options of its own (-n, -f, --since): before parse_opts */
 	if (strcmp(verb, "logs") == 0)
 		return nodelogs_main(argc, argv);

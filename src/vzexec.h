@@ -17,7 +17,7 @@
 
 struct buf;
 
-#define VZEXEC_VERSION		"0.4.0"
+#define VZEXEC_VERSION		"0.5.0"
 #define VZ_DEFAULT_ROOT		"/var/lib/vz"
 /* A pod instance name: a label, or a label + ".next" (the new version
  * of a pod started beside the old one during a side-by-side update). */
@@ -252,6 +252,11 @@ int	 firewall_same_ports(const struct json_value *a,
 	    const struct json_value *b);
 /* Hidden verb `firewall [--root DIR] POD`: sync from ROOT/pods/POD.json. */
 int	 firewall_main(const struct vzopts *, const char *pod);
+
+/* ---- session.c: `vzexec session`, verbs framed over one channel ---- */
+
+/* self: the full path vzexec was run by (each verb is exec'd from it). */
+int	 session_main(const char *self);
 void	 nodeinfo_write(struct json_writer *, const char *root);
 int	 supervisor_pid(const char *root);
 int64_t	 now_ms(void);
