@@ -124,6 +124,7 @@ probe_one(struct vz_fanout_job *job, void *arg)
 	o.log = ssh_log;
 	o.log_arg = cl;
 	o.persist_dir = cl->persist_dir;
+	o.service = VZEXEC_NODE_PATH;
 	n->ssh = vz_ssh_new(&o);
 	rc = vz_ssh_connect(n->ssh);
 	vz_fanout_note_ssh(job, n->ssh);
@@ -248,6 +249,7 @@ cnode_vzexec_fed(struct cnode *n, const char *const *args, const char *in,
 	}
 	vzexec_argv(argv, args);
 	vz_ssh_cmd_init(&cmd, argv);
+	cmd.flags = VZ_SSH_SERVICE;
 	cmd.in = in;
 	cmd.inlen = inlen;
 	cmd.timeout_ms = timeout_ms;
@@ -270,6 +272,7 @@ cnode_vzexec_start(struct cnode *n, struct cnode_exec *x,
 	}
 	vzexec_argv(x->argv, args);
 	vz_ssh_cmd_init(&x->cmd, x->argv);
+	x->cmd.flags = VZ_SSH_SERVICE;
 	x->cmd.in = in;
 	x->cmd.inlen = inlen;
 	x->cmd.timeout_ms = timeout_ms;

@@ -1,6 +1,7 @@
 /*
- * ssh-int: what ssh.c (connections, direct execs, SFTP) and sshmux.c
- * (holder process and its clients) share.  Not for any other file.
+ * ssh-int: what ssh.c (connections, SFTP), sshchan.c (remote commands)
+ * and sshmux.c (holder process and its clients) share.  Not for any other
+ * file.
  */
 #ifndef VZ_SSH_INT_H
 #define VZ_SSH_INT_H
@@ -43,6 +44,10 @@ struct vz_ssh {
 	double		 t_start, t_end;
 	char		 err[1024];
 
+	char		*service;	/* opts service: its verbs' program */
+	LIBSSH2_CHANNEL	*svc;		/* its open `session`, or NULL */
+	int64_t		 svc_refused_at; /* when a node had none; 0 */
+
 	int		 mux_fd;	/* to a holder; -1: direct (or none) */
 	int		 mux_pending;	/* a request started, its stdin not sent */
 	int		 mux_timeout;	/* of that request, ms */
@@ -77,6 +82,15 @@ int		 exec_timeout(struct vz_ssh *, const struct vz_ssh_cmd *);
 #define EXEC_CLIENT_LOST	(-100)
 int		 exec_session(struct vz_ssh *, struct vz_ssh_cmd *,
 		    const char *cmdline, int timeout, int infd, int *opened);
+/*
+ * Run c through the session channel when it is a verb of the service
+ * program and the node has a session, else as exec_session (cmdline NULL:
+ * built from c's argv).  Results as exec_session.
+ */
+int		 run_command(struct vz_ssh *, struct vz_ssh_cmd *,
+		    const char *cmdline, int timeout, int infd, int *opened);
+/* Drop the session channel (without waiting for the node). */
+void		 svc_close(struct vz_ssh *);
 
 /* sshmux.c */
 int		 persist_allowed(const struct vz_ssh *);

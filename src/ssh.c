@@ -39,14 +39,12 @@
 
 #include "buf.h"
 #include "knownhosts.h"
-#include "shquote.h"
 #include "ssh.h"
 #include "ssh-int.h"
 #include "sshconfig.h"
 
 #define AUTH_TIMEOUT_MS		30000	/* auth after the handshake */
 #define UPLOAD_CHUNK		(256 * 1024)
-#define PROGRESS_STEP		(64 * 1024)
 
 
 static pthread_once_t ssh_once = PTHREAD_ONCE_INIT;
@@ -176,6 +174,7 @@ vz_ssh_new(const struct vz_ssh_opts *o)
 	h->password = o->password;
 	h->log = o->log;
 	h->log_arg = o->log_arg;
+	h->service = o->service != NULL ? xstrdup(o->service) : NULL;
 
 	memset(&ch, 0, sizeof ch);
 	if (o->ssh_config == NULL || o->ssh_config[0] != '\0') {
@@ -226,6 +225,7 @@ disconnect(struct vz_ssh *h)
 			close(dummy);
 		}
 		h->sftp = NULL;
+		h->svc = NULL;
 		libssh2_session_free(h->session);
 		h->session = NULL;
 		h->handed_over = 0;
@@ -246,8 +246,9 @@ disconnect(struct vz_ssh *h)
 			/* nothing more to say: make every send fail at once,
 			 * or libssh2 would wait to close channels */
 			(void)shutdown(h->fd, SHUT_RDWR);
-		libssh2_session_free(h->session);
+		libssh2_session_free(h->session);	/* and h->svc */
 		h->session = NULL;
+		h->svc = NULL;
 	}
 	if (h->fd != -1) {
 		close(h->fd);
@@ -274,6 +275,7 @@ vz_ssh_free(struct vz_ssh *h)
 	free(h->user);
 	free(h->known_hosts);
 	free(h->persist_dir);
+	free(h->service);
 	free(h);
 }
 
@@ -829,24 +831,6 @@ out:
 	return rc;
 }
 
-/* ---- commands ---- */
-
-void
-vz_ssh_cmd_init(struct vz_ssh_cmd *c, const char *const *argv)
-{
-	memset(c, 0, sizeof *c);
-	c->argv = argv;
-	buf_init(&c->out);
-	buf_init(&c->err);
-}
-
-void
-vz_ssh_cmd_release(struct vz_ssh_cmd *c)
-{
-	buf_release(&c->out);
-	buf_release(&c->err);
-}
-
 int
 mark_dead(struct vz_ssh *h, const char *what)
 {
@@ -854,384 +838,6 @@ mark_dead(struct vz_ssh *h, const char *what)
 	    lasterr(h));
 	h->dead = 1;
 	return VZ_SSH_DEAD;
-}
-
-/*
- * Wait until the socket is ready in the direction libssh2 is blocked on
- * (or, when infd != -1, until infd is readable), sending keepalives
- * meanwhile.  0, or -1 when the deadline passed.
- */
-static int
-wait_io(struct vz_ssh *h, int64_t deadline, int infd)
-{
-	struct pollfd pfd[2];
-	int dir, next = KEEPALIVE_S, rc;
-	int64_t left;
-
-	(void)libssh2_keepalive_send(h->session, &next);
-	pfd[0].fd = h->fd;
-	pfd[0].events = 0;
-	dir = libssh2_session_block_directions(h->session);
-	if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
-		pfd[0].events |= POLLIN;
-	if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
-		pfd[0].events |= POLLOUT;
-	if (pfd[0].events == 0)
-		pfd[0].events = POLLIN;
-	pfd[1].fd = infd;
-	pfd[1].events = POLLIN;
-	left = next > 0 ? next * 1000 : 1000;
-	if (deadline > 0) {
-		if (deadline - mono_ms() <= 0)
-			return -1;
-		if (deadline - mono_ms() < left)
-			left = deadline - mono_ms();
-	}
-	rc = poll(pfd, infd != -1 ? 2 : 1, (int)left);
-	if (rc == -1 && errno != EINTR)
-		return -1;
-	return 0;
-}
-
-static int
-wait_socket(struct vz_ssh *h, int64_t deadline)
-{
-	return wait_io(h, deadline, -1);
-}
-
-#define NB(h, expr, deadline, rcvar) do {				\
-	while (((rcvar) = (expr)) == LIBSSH2_ERROR_EAGAIN)		\
-		if (wait_socket((h), (deadline)) == -1)			\
-			break;						\
-} while (0)
-
-void
-exec_cmdline(struct vz_ssh *h, const struct vz_ssh_cmd *c, struct buf *b)
-{
-	static const char *sudo[] = { "sudo", "-n", "--", NULL };
-
-	if (!vz_ssh_is_root(h) && !(c->flags & VZ_SSH_NOSUDO)) {
-		shquote_argv(b, sudo);
-		buf_addc(b, ' ');
-	}
-	shquote_argv(b, c->argv);
-}
-
-int
-exec_timeout(struct vz_ssh *h, const struct vz_ssh_cmd *c)
-{
-	return c->timeout_ms > 0 ? c->timeout_ms : h->command_timeout_ms;
-}
-
-/* Read and drop what is left of a holder client's stdin. */
-int
-drain_fd(int fd, uint64_t left, int64_t deadline)
-{
-	char chunk[16384];
-	struct pollfd pfd;
-	ssize_t n;
-
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	while (left > 0) {
-		n = read(fd, chunk, left < sizeof chunk ? (size_t)left :
-		    sizeof chunk);
-		if (n > 0) {
-			left -= (uint64_t)n;
-			continue;
-		}
-		if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			return -1;
-		if (deadline - mono_ms() <= 0 ||
-		    poll(&pfd, 1, (int)(deadline - mono_ms())) == 0)
-			return -1;
-	}
-	return 0;
-}
-
-int
-vz_ssh_exec(struct vz_ssh *h, struct vz_ssh_cmd *c)
-{
-	struct buf cmdline = BUF_INIT;
-	int rc, opened;
-
-	buf_reset(&c->out);
-	buf_reset(&c->err);
-	c->status = -1;
-	c->signal[0] = '\0';
-	if (h->mux_pending) {
-		/* a bug of the caller: the holder waits for that one's stdin */
-		seterr(h, "%s: a started command is still pending", h->name);
-		return VZ_SSH_FAILED;
-	}
-	if (h->mux_fd != -1)
-		return mux_exec(h, c);
-	if (!h->connected || h->dead) {
-		seterr(h, "%s: not connected", h->hostname);
-		return h->dead ? VZ_SSH_DEAD : VZ_SSH_FAILED;
-	}
-	exec_cmdline(h, c, &cmdline);
-	rc = exec_session(h, c, cmdline.data, exec_timeout(h, c), -1, &opened);
-	buf_release(&cmdline);
-	return rc;
-}
-
-int
-vz_ssh_exec_start(struct vz_ssh *h, struct vz_ssh_cmd *c)
-{
-	buf_reset(&c->out);
-	buf_reset(&c->err);
-	c->status = -1;
-	c->signal[0] = '\0';
-	if (h->mux_fd == -1 || h->mux_pending)
-		return VZ_SSH_OK;	/* finish runs it whole */
-	return mux_exec_start(h, c);
-}
-
-int
-vz_ssh_exec_finish(struct vz_ssh *h, struct vz_ssh_cmd *c)
-{
-	if (h->mux_fd != -1 && h->mux_pending)
-		return mux_exec_finish(h, c);
-	return vz_ssh_exec(h, c);
-}
-
-int
-exec_session(struct vz_ssh *h, struct vz_ssh_cmd *c, const char *cmdline,
-    int timeout, int infd, int *opened)
-{
-	LIBSSH2_CHANNEL *ch = NULL;
-	char chunk[32768], *sig = NULL;
-	char stage[32768];
-	struct buf wire = BUF_INIT;
-	size_t max = c->max_output > 0 ? c->max_output : VZ_SSH_MAX_OUTPUT;
-	size_t stage_off = 0, stage_len = 0, siglen = 0;
-	uint64_t inoff = 0, reported = 0, inread = 0;
-	int64_t deadline = 0;
-	int rc = VZ_SSH_FAILED, r, eof_sent = 0, progress, infd_lost = 0;
-	int want_in, in_done = 0;
-	ssize_t n;
-
-	*opened = 0;
-	if (timeout > 0)
-		deadline = mono_ms() + timeout;
-	logf_(h, 2, "%s: exec %s", h->name, cmdline);
-
-	libssh2_session_set_blocking(h->session, 0);
-	for (;;) {
-		ch = libssh2_channel_open_session(h->session);
-		if (ch != NULL)
-			break;
-		r = libssh2_session_last_errno(h->session);
-		if (r != LIBSSH2_ERROR_EAGAIN) {
-			if (session_broken(r)) {
-				rc = mark_dead(h, "opening a channel");
-				goto out;
-			}
-			seterr(h, "%s: cannot open a channel: %s", h->hostname,
-			    lasterr(h));
-			goto out;
-		}
-		if (wait_socket(h, deadline) == -1)
-			goto timedout;
-	}
-	*opened = 1;
-	/* exec: the login shell sshd starts for the command would otherwise
-	   fork it and wait (dash does not exec a -c command's last one), one
-	   more process per command on a small node */
-	buf_addf(&wire, "exec %s", cmdline);
-	NB(h, libssh2_channel_exec(ch, wire.data), deadline, r);
-	if (r == LIBSSH2_ERROR_EAGAIN)
-		goto timedout;
-	if (r != 0) {
-		if (session_broken(r)) {
-			rc = mark_dead(h, "exec");
-			goto out;
-		}
-		seterr(h, "%s: cannot run '%s': %s", h->hostname, c->argv[0],
-		    lasterr(h));
-		goto out;
-	}
-	for (;;) {
-		progress = 0;
-		want_in = 0;
-		if (!eof_sent && !in_done && infd != -1 &&
-		    stage_off == stage_len && inread < c->inlen) {
-			/* a holder's client streams its stdin to us */
-			n = read(infd, stage, c->inlen - inread < sizeof stage ?
-			    (size_t)(c->inlen - inread) : sizeof stage);
-			if (n > 0) {
-				stage_off = 0;
-				stage_len = (size_t)n;
-				inread += (uint64_t)n;
-				progress = 1;
-			} else if (n == 0 || (errno != EAGAIN &&
-			    errno != EINTR)) {
-				seterr(h, "%s: the client went away",
-				    h->hostname);
-				infd_lost = 1;
-				goto out;
-			} else
-				want_in = 1;
-		}
-		if (!eof_sent) {
-			const char *p = NULL;
-			size_t len = 0;
-
-			if (in_done)
-				;
-			else if (infd != -1) {
-				p = stage + stage_off;
-				len = stage_len - stage_off;
-			} else if (c->in != NULL && inoff < c->inlen) {
-				p = (const char *)c->in + inoff;
-				len = c->inlen - inoff;
-			}
-			if (len > 0) {
-				n = libssh2_channel_write(ch, p, len);
-				if (n > 0) {
-					inoff += (uint64_t)n;
-					stage_off += (size_t)n;
-					progress = 1;
-					if (c->progress != NULL && infd == -1 &&
-					    (inoff - reported >=
-					    PROGRESS_STEP || inoff >= c->inlen)) {
-						reported = inoff;
-						c->progress(c->progress_arg,
-						    inoff, c->inlen);
-					}
-				} else if (n != LIBSSH2_ERROR_EAGAIN &&
-				    n < 0) {
-					/* the command may not read stdin
-					 * (what a holder's client still
-					 * sends is drained at the end) */
-					in_done = 1;
-					want_in = 0;
-				}
-			}
-			if (in_done || (infd != -1 ? (stage_off == stage_len &&
-			    inread >= c->inlen) : (c->in == NULL ||
-			    inoff >= c->inlen))) {
-				r = libssh2_channel_send_eof(ch);
-				if (r == 0)
-					eof_sent = 1;
-				else if (r != LIBSSH2_ERROR_EAGAIN)
-					eof_sent = 1;
-			}
-		}
-		for (;;) {
-			n = libssh2_channel_read(ch, chunk, sizeof chunk);
-			if (n <= 0)
-				break;
-			progress = 1;
-			if (c->out.len + (size_t)n > max) {
-				seterr(h, "%s: output of '%s' exceeds %zu "
-				    "bytes", h->hostname, c->argv[0], max);
-				goto out;
-			}
-			buf_add(&c->out, chunk, (size_t)n);
-		}
-		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
-			rc = mark_dead(h, "reading output");
-			goto out;
-		}
-		for (;;) {
-			n = libssh2_channel_read_stderr(ch, chunk, sizeof chunk);
-			if (n <= 0)
-				break;
-			progress = 1;
-			if (c->err.len + (size_t)n > max) {
-				seterr(h, "%s: error output of '%s' exceeds "
-				    "%zu bytes", h->hostname, c->argv[0], max);
-				goto out;
-			}
-			buf_add(&c->err, chunk, (size_t)n);
-		}
-		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
-			rc = mark_dead(h, "reading error output");
-			goto out;
-		}
-		if (libssh2_channel_eof(ch) && !progress)
-			break;
-		if (!progress && wait_io(h, deadline, want_in ? infd : -1) ==
-		    -1)
-			goto timedout;
-	}
-	NB(h, libssh2_channel_close(ch), deadline, r);
-	if (r == LIBSSH2_ERROR_EAGAIN)
-		goto timedout;
-	NB(h, libssh2_channel_wait_closed(ch), deadline, r);
-	if (r == LIBSSH2_ERROR_EAGAIN)
-		goto timedout;
-	c->status = libssh2_channel_get_exit_status(ch);
-	if (libssh2_channel_get_exit_signal(ch, &sig, &siglen, NULL, NULL,
-	    NULL, NULL) == 0 && sig != NULL) {
-		snprintf(c->signal, sizeof c->signal, "%s", sig);
-		c->status = -1;
-	}
-	free(sig);
-	logf_(h, 2, "%s: exit %d%s%s, %zu+%zu bytes", h->name, c->status,
-	    c->signal[0] ? " signal " : "", c->signal, c->out.len, c->err.len);
-	rc = VZ_SSH_OK;
-	goto out;
-timedout:
-	seterr(h, "%s: '%s' did not finish within %.1f s", h->hostname,
-	    c->argv[0], timeout / 1000.0);
-	h->dead = 1;
-	rc = VZ_SSH_DEAD;
-	ch = NULL;	/* leaked with the session: it is freed with it */
-out:
-	if (ch != NULL) {
-		if (rc != VZ_SSH_OK)
-			(void)libssh2_channel_close(ch);
-		libssh2_channel_free(ch);
-	}
-	buf_release(&wire);
-	if (h->session != NULL)
-		libssh2_session_set_blocking(h->session, 1);
-	/* the client sends all of its stdin before it reads our answer */
-	if (infd != -1 && !infd_lost && inread < c->inlen &&
-	    drain_fd(infd, c->inlen - inread, mono_ms() + 10000) == -1) {
-		if (rc == VZ_SSH_OK)
-			seterr(h, "%s: the client went away", h->hostname);
-		rc = rc == VZ_SSH_OK ? VZ_SSH_FAILED : rc;
-		infd_lost = 1;
-	}
-	return infd_lost ? EXEC_CLIENT_LOST : rc;
-}
-
-int
-vz_ssh_run(struct vz_ssh *h, const char *const *argv, const char *in,
-    struct buf *out)
-{
-	struct vz_ssh_cmd c;
-	char *nl;
-	int rc;
-
-	vz_ssh_cmd_init(&c, argv);
-	if (in != NULL) {
-		c.in = in;
-		c.inlen = strlen(in);
-	}
-	if ((rc = vz_ssh_exec(h, &c)) != VZ_SSH_OK)
-		goto out;
-	if (c.status != 0) {
-		if ((nl = strchr(c.err.data, '\n')) != NULL)
-			*nl = '\0';
-		if (c.signal[0] != '\0')
-			seterr(h, "'%s' was killed by signal %s", argv[0],
-			    c.signal);
-		else
-			seterr(h, "'%s' exited with status %d%s%s", argv[0],
-			    c.status, c.err.len > 0 ? ": " : "", c.err.data);
-		rc = VZ_SSH_FAILED;
-		goto out;
-	}
-	if (out != NULL)
-		buf_add(out, c.out.data, c.out.len);
-out:
-	vz_ssh_cmd_release(&c);
-	return rc;
 }
 
 /* ---- SFTP ---- */

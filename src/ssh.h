@@ -79,6 +79,11 @@ struct vz_ssh_opts {
 	 * connect directly.  Ignored for password, TOFU and replace_hostkey
 	 * connections. */
 	const char	*persist_dir;
+	/* Full path of a program on the node with a `session` verb (vzexec):
+	 * commands flagged VZ_SSH_SERVICE run as requests on one session of
+	 * it per connection, kept by a holder too, instead of a channel, a
+	 * shell and a sudo each.  NULL: every command gets its channel. */
+	const char	*service;
 };
 
 struct vz_ssh;
@@ -118,6 +123,9 @@ void	vz_ssh_connect_times(const struct vz_ssh *, double *start,
 /* ---- remote commands ---- */
 
 #define VZ_SSH_NOSUDO	0x1	/* do not wrap in `sudo -n` for a non-root user */
+/* argv is `SERVICE VERB ARGS...` (vz_ssh_opts.service): run it as a request
+   on the node's session channel when there is one (see sshchan.c) */
+#define VZ_SSH_SERVICE	0x2
 
 struct vz_ssh_cmd {
 	/* in */

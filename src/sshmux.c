@@ -22,7 +22,9 @@
  *   'H' u32 version                    -> 'h' u32 alive, str user, str
  *                                         hostkey blob, str error
  *   'X' i32 timeout_ms, u64 max_output, u64 stdin length, str cmdline,
- *       str argv0, then the stdin bytes raw
+ *       str argv0, [u32 flags, u32 argc, argc x str argv], then the
+ *       stdin bytes raw (the bracketed part since the session channel:
+ *       a holder without it ignores it and runs cmdline)
  *                                      -> 'x' i32 rc, u32 opened, i32
  *                                         status, str signal, str error,
  *                                         str stdout, str stderr
@@ -60,6 +62,7 @@
 #define MUX_IO_MS		10000	/* a message must move within this */
 #define MUX_GRACE_MS		10000	/* client waits timeout + this */
 #define MUX_STDIN_CHUNK		(64 * 1024)
+#define MUX_MAX_ARGS		64
 #define MUX_SUN_LEN		(sizeof(((struct sockaddr_un *)0)->sun_path))
 
 /* ---- settings ---- */
@@ -258,6 +261,20 @@ put_str(struct buf *b, const void *p, size_t len)
 }
 
 /* Start a message: room for the length, then the type. */
+/* flags and argv, for a holder that can run a verb on its session */
+static void
+put_argv(struct buf *b, const struct vz_ssh_cmd *c)
+{
+	uint32_t argc = 0, i;
+
+	while (c->argv[argc] != NULL)
+		argc++;
+	put_u32(b, (uint32_t)c->flags);
+	put_u32(b, argc);
+	for (i = 0; i < argc; i++)
+		put_str(b, c->argv[i], strlen(c->argv[i]));
+}
+
 static void
 msg_begin(struct buf *b, char type)
 {
@@ -549,6 +566,7 @@ mux_exec_start(struct vz_ssh *h, struct vz_ssh_cmd *c)
 	put_u64(&msg, c->in != NULL ? c->inlen : 0);
 	put_str(&msg, cmdline.data, cmdline.len);
 	put_str(&msg, c->argv[0], strlen(c->argv[0]));
+	put_argv(&msg, c);
 	msg_end(&msg);
 	io = write_all(h->mux_fd, msg.data, msg.len, h->mux_deadline);
 	buf_release(&cmdline);
@@ -744,7 +762,9 @@ serve_exec(struct held *n, int fd, struct rd *r)
 	struct vz_ssh *h = n->h;
 	struct vz_ssh_cmd c;
 	struct buf cmdline = BUF_INIT, argv0 = BUF_INIT, msg = BUF_INIT;
-	const char *argv[2];
+	struct buf args[MUX_MAX_ARGS];
+	const char *argv[MUX_MAX_ARGS + 1];
+	uint32_t argc = 0, i;
 	int timeout, rc, opened = 0, ret = -1;
 
 	timeout = (int)get_u32(r);
@@ -753,10 +773,23 @@ serve_exec(struct held *n, int fd, struct rd *r)
 	c.inlen = (size_t)get_u64(r);
 	get_str(r, &cmdline);
 	get_str(r, &argv0);
-	if (r->bad)
-		goto out;
 	argv[0] = argv0.data;
 	argv[1] = NULL;
+	if (r->left > 0) {
+		c.flags = (int)get_u32(r);
+		argc = get_u32(r);
+		if (argc < 1 || argc > MUX_MAX_ARGS)
+			r->bad = 1;
+		for (i = 0; i < argc && !r->bad; i++) {
+			buf_init(&args[i]);
+			get_str(r, &args[i]);
+			argv[i] = args[i].data;
+		}
+		argc = i;
+		argv[argc] = NULL;
+	}
+	if (r->bad)
+		goto out;
 	if (!alive(n)) {
 		seterr(h, "%s: connection lost", h->hostname);
 		rc = VZ_SSH_DEAD;
@@ -764,7 +797,7 @@ serve_exec(struct held *n, int fd, struct rd *r)
 			goto out;
 	} else {
 		h->err[0] = '\0';
-		rc = exec_session(h, &c, cmdline.data, timeout, fd, &opened);
+		rc = run_command(h, &c, cmdline.data, timeout, fd, &opened);
 		if (rc == EXEC_CLIENT_LOST)
 			goto out;
 	}
@@ -781,6 +814,8 @@ serve_exec(struct held *n, int fd, struct rd *r)
 		ret = 0;
 out:
 	vz_ssh_cmd_release(&c);
+	for (i = 0; i < argc; i++)
+		buf_release(&args[i]);
 	buf_release(&cmdline);
 	buf_release(&argv0);
 	buf_release(&msg);

@@ -13,7 +13,9 @@
  * "test-ssh-tool: direct" after connect; --repeat N runs exec N times on
  * one handle; --progress prints "progress DONE TOTAL" for each stdin
  * progress call; --start-early MS runs exec as vz_ssh_exec_start, MS ms
- * of sleep, vz_ssh_exec_finish.
+ * of sleep, vz_ssh_exec_finish; --service PATH names the node's service
+ * program (vz_ssh_opts.service) and flags exec VZ_SSH_SERVICE, so that
+ * `exec HOST PATH VERB...` runs as a request on PATH's session.
  *
  * exec exits with the remote status; any transport error prints
  * "test-ssh-tool: CODE: message" (CODE = RETRY, AUTH, HOSTKEY, DEAD,
@@ -319,7 +321,7 @@ main(int argc, char **argv)
 {
 	enum { O_TOFU = 256, O_CT, O_TIMEOUT, O_ABORT, O_STDIN, O_REPLACE,
 	    O_PASSENV, O_NOPUB, O_NOSUDO, O_PDIR, O_PERSIST, O_REPORT,
-	    O_REPEAT, O_PROGRESS, O_EARLY };
+	    O_REPEAT, O_PROGRESS, O_EARLY, O_SERVICE };
 	static const struct option lo[] = {
 		{ "tofu", no_argument, NULL, O_TOFU },
 		{ "replace-host-key", no_argument, NULL, O_REPLACE },
@@ -336,6 +338,7 @@ main(int argc, char **argv)
 		{ "repeat", required_argument, NULL, O_REPEAT },
 		{ "progress", no_argument, NULL, O_PROGRESS },
 		{ "start-early", required_argument, NULL, O_EARLY },
+		{ "service", required_argument, NULL, O_SERVICE },
 		{ NULL, 0, NULL, 0 }
 	};
 	int opt, jobs = 16;
@@ -367,7 +370,11 @@ main(int argc, char **argv)
 		case O_STDIN: stdin_file = optarg; break;
 		case O_PASSENV: opts.password = getenv("VZMASTER_PASSWORD"); break;
 		case O_NOPUB: opts.no_pubkey = 1; break;
-		case O_NOSUDO: exec_flags = VZ_SSH_NOSUDO; break;
+		case O_NOSUDO: exec_flags |= VZ_SSH_NOSUDO; break;
+		case O_SERVICE:
+			opts.service = optarg;
+			exec_flags |= VZ_SSH_SERVICE;
+			break;
 		case O_PDIR: opts.persist_dir = optarg; break;
 		case O_PERSIST:
 			if (vz_ssh_parse_persist(optarg, &persist_s, perr,
