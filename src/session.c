@@ -40,7 +40,8 @@
 #define SESSION_GREETING	"VZSESSION 1\n"
 #define SESSION_MAX_ARGS	64
 #define SESSION_MAX_ARGBYTES	65536
-#define SESSION_CHUNK		65536
+#define SESSION_CHUNK		(256 * 1024)
+#define SESSION_PIPE_SZ		(1024 * 1024)
 /* after the verb exits, how long a child of it may keep its output open */
 #define SESSION_LINGER_MS	2000
 
@@ -276,6 +277,8 @@ serve(const char *self, struct request *r, int *out_ok)
 	close(p_err[1]);
 	p_in[0] = p_out[1] = p_err[1] = -1;
 	(void)nonblock(p_in[1]);
+	/* a push of 50 MB moves through here: fewer, larger hops */
+	(void)fcntl(p_in[1], F_SETPIPE_SZ, SESSION_PIPE_SZ);
 	if (left == 0) {
 		close(p_in[1]);
 		p_in[1] = -1;
@@ -421,6 +424,8 @@ session_main(const char *self)
 		return EXIT_USAGE;
 	}
 	(void)signal(SIGPIPE, SIG_IGN);
+	/* sshd writes a push into this pipe: let it write more at a time */
+	(void)fcntl(0, F_SETPIPE_SZ, SESSION_PIPE_SZ);
 	vzlog_init(VZ_DEFAULT_ROOT, NULL);
 	if (write_all(1, SESSION_GREETING, strlen(SESSION_GREETING)) == -1)
 		return EXIT_FAIL;
