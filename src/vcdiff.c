@@ -158,6 +158,8 @@ vcdiff_adler32(uint32_t adler, const uint8_t *p, size_t len)
 
 /* ---- decoder ---- */
 
+#define MAX_SAME	(1u << 20)	/* ranges kept; the rest: unknown */
+
 struct dec {
 	/* input: a file descriptor through rbuf, or memory */
 	int		 in_fd;
@@ -189,6 +191,11 @@ struct dec {
 	int		 in_window;
 	int		 no_adler;	/* the caller checks the whole target */
 	size_t		 last_len;	/* target bytes of the last window */
+	int		 cur_src;	/* this window's segment: the source */
+	/* target ranges copied from the source at the same offsets, in
+	   order, adjacent ones merged (vcdiff_reader_same) */
+	struct vcd_same { uint64_t off, len; } *same;
+	size_t		 nsame, capsame;
 	char		*err;
 	size_t		 errlen;
 };
@@ -400,6 +407,26 @@ src_read(struct dec *d, uint64_t off, uint8_t *dst, size_t n)
 	    n, (unsigned long long)off, msg[0] != '\0' ? msg : "read failed");
 }
 
+/* Target bytes [off, off + len) came from the source at the same offsets. */
+static void
+same_add(struct dec *d, uint64_t off, uint64_t len)
+{
+	struct vcd_same *l = d->nsame > 0 ? &d->same[d->nsame - 1] : NULL;
+
+	if (l != NULL && l->off + l->len == off) {
+		l->len += len;
+		return;
+	}
+	if (d->nsame == MAX_SAME)
+		return;
+	if (d->nsame == d->capsame) {
+		d->capsame = d->capsame ? d->capsame * 2 : 64;
+		d->same = xreallocarray(d->same, d->capsame, sizeof *d->same);
+	}
+	d->same[d->nsame].off = off;
+	d->same[d->nsame++].len = len;
+}
+
 /*
  * Runs the instructions of one window into d->tw.  seg/seglen is the
  * source or target segment; addresses below seglen refer to it, the rest to
@@ -502,6 +529,9 @@ run_window(struct dec *d, const uint8_t *seg, uint64_t segpos,
 					else if (src_read(d, segpos + a,
 					    tw + tpos, (size_t)size) == -1)
 						return -1;
+					if (d->cur_src && segpos + a ==
+					    d->produced + tpos)
+						same_add(d, segpos + a, size);
 				} else if (a >= seglen &&
 				    a - seglen + size <= tpos)
 					memcpy(tw + tpos, tw + (a - seglen),
@@ -683,6 +713,7 @@ decode_window(struct dec *d)
 		d->tw = xmalloc((size_t)tlen + 1);
 		d->twcap = (size_t)tlen;
 	}
+	d->cur_src = (ind & VCD_SOURCE) != 0;
 	if (run_window(d, seg, segpos, seglen, tlen, &data, &inst, &addr) ==
 	    -1)
 		return -1;
@@ -757,7 +788,10 @@ decode_finish(struct dec *d, struct vcdiff_stats *st)
 	free(d->tw);
 	free(d->tseg);
 	free(d->rbuf);
+	free(d->same);
 	d->tw = d->tseg = d->rbuf = NULL;
+	d->same = NULL;
+	d->nsame = d->capsame = 0;
 }
 
 static int
@@ -934,6 +968,26 @@ vcdiff_reader_next(struct vcdiff_reader *r, const uint8_t **p, size_t *n)
 	}
 	r->state = x == 0 ? 2 : -1;
 	return x;
+}
+
+int
+vcdiff_reader_same(const struct vcdiff_reader *r, uint64_t off, uint64_t len)
+{
+	const struct dec *d = &r->d;
+	size_t lo = 0, hi = d->nsame, mid;
+
+	if (len == 0 || off + len < off || off + len > d->produced)
+		return 0;
+	/* the last range that starts at or before off */
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (d->same[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return d->nsame > 0 && d->same[lo].off <= off &&
+	    off + len <= d->same[lo].off + d->same[lo].len;
 }
 
 void

@@ -93,6 +93,15 @@ struct vcdiff_reader *vcdiff_reader_open(int source_fd, int delta_fd,
 int	vcdiff_reader_next(struct vcdiff_reader *, const uint8_t **p,
 	    size_t *n);
 void	vcdiff_reader_close(struct vcdiff_reader *, struct vcdiff_stats *st);
+/*
+ * 1 when the target bytes [off, off + len), all decoded already, were
+ * copied from the source at the same offsets (a COPY whose source address
+ * is its target position), so they equal the source's bytes there without
+ * being compared; 0 when not or not known.  For an importer that would
+ * otherwise read the base again to find the files that did not change.
+ */
+int	vcdiff_reader_same(const struct vcdiff_reader *, uint64_t off,
+	    uint64_t len);
 
 /*
  * A source read by offset instead of mapped, for a base that is not one

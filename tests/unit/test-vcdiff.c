@@ -123,6 +123,68 @@ same(const struct buf *b, const uint8_t *p, size_t n)
 	return b->len == n && (n == 0 || memcmp(b->data, p, n) == 0);
 }
 
+/* The fraction of the target the last check_same found claimed in place. */
+static double last_cover;
+
+/*
+ * vcdiff_reader_same must only ever claim target bytes that equal the
+ * source's at the same offsets: probed on every 512-byte block and on
+ * random ranges (short, long, crossing windows and the end), after the
+ * whole target is decoded.  Sets last_cover.
+ */
+static void
+check_same(const char *name, const uint8_t *src, size_t slen,
+    const uint8_t *delta, size_t dlen, const uint8_t *tgt, size_t tlen)
+{
+	struct vcdiff_source vs;
+	struct vcdiff_reader *r;
+	struct memsrc ms;
+	struct buf out = BUF_INIT;
+	char err[256] = "";
+	size_t off, len, claimed = 0, bad = 0, i;
+	uint64_t seed = 0x5eed5eed5eedULL;	/* its own: rnd() feeds later data */
+	int dfd, x;
+
+	memset(&ms, 0, sizeof ms);
+	ms.p = src;
+	ms.len = slen;
+	vs.len = slen;
+	vs.read = memsrc_read;
+	vs.arg = &ms;
+	dfd = mem_fd(delta, dlen);
+	r = vcdiff_reader_open_src(src != NULL ? &vs : NULL, dfd, -1, 0, err,
+	    sizeof err);
+	x = r != NULL ? read_all(r, &out) : -1;
+	for (off = 0; x == 0 && off < tlen; off += 512) {
+		len = tlen - off < 512 ? tlen - off : 512;
+		if (!vcdiff_reader_same(r, off, len))
+			continue;
+		claimed += len;
+		if (off + len > slen || memcmp(tgt + off, src + off, len) != 0)
+			bad++;
+	}
+	for (i = 0; x == 0 && i < 3000; i++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		off = (size_t)(seed % (tlen + 1));
+		len = 1 + (size_t)((seed >> 20) % (i % 3 == 0 ? 9000000 :
+		    70000));
+		if (vcdiff_reader_same(r, off, len) && (off + len > tlen ||
+		    off + len > slen || memcmp(tgt + off, src + off, len) != 0))
+			bad++;
+	}
+	if (x == 0 && (vcdiff_reader_same(r, tlen, 1) ||
+	    vcdiff_reader_same(r, 0, 0)))
+		bad++;
+	ok(x == 0 && bad == 0, "%s: what is claimed copied in place equals "
+	    "the source there (%zu of %zu bytes)", name, claimed, tlen);
+	last_cover = tlen > 0 ? (double)claimed / (double)tlen : 1.0;
+	vcdiff_reader_close(r, NULL);
+	close(dfd);
+	buf_release(&out);
+}
+
 /*
  * The delta decoded over a callback source and over the mapped source with
  * no output file (sfd -1: no source) must give tgt; the callback reads
@@ -207,9 +269,12 @@ roundtrip(const char *name, const uint8_t *src, size_t slen,
 		diag_note("%s: decode: %s", name, err);
 	ok(ok1 && ok2 && ok3, "round trip: %s (%zu -> %zu bytes, delta %zu)",
 	    name, slen, tlen, d.len);
-	if (ok1)
+	if (ok1) {
 		check_unwritten(name, sfd, src, slen, (uint8_t *)d.data, d.len,
 		    tgt, tlen);
+		check_same(name, src, slen, (uint8_t *)d.data, d.len, tgt,
+		    tlen);
+	}
 	if (delta != NULL) {
 		buf_reset(delta);
 		buf_add(delta, d.data, d.len);
@@ -248,6 +313,8 @@ test_roundtrips(void)
 	roundtrip("identical", a, n, a, n, &delta, &st);
 	ok(delta.len < 200 && st.copy_bytes == n,
 	    "identical: all COPY, tiny delta (%zu bytes)", delta.len);
+	ok(last_cover == 1.0, "identical: every byte is known copied in "
+	    "place (%.3f)", last_cover);
 
 	fill_random(b, n);
 	roundtrip("unrelated random", a, n, b, n, &delta, NULL);
@@ -259,6 +326,8 @@ test_roundtrips(void)
 		b[rnd() % n] ^= 0x5a;
 	roundtrip("20 byte edits", a, n, b, n, &delta, NULL);
 	ok(delta.len < 1000, "20 byte edits: small delta (%zu)", delta.len);
+	ok(last_cover > 0.95, "20 byte edits: nearly all known copied in "
+	    "place (%.3f)", last_cover);
 
 	/* insert 100 bytes in the middle, delete 300 further on */
 	memcpy(b, a, n / 2);
@@ -274,6 +343,8 @@ test_roundtrips(void)
 	memcpy(b + n / 2, a, n / 2);
 	roundtrip("swapped halves", a, n, b, n, &delta, NULL);
 	ok(delta.len < 100, "swapped halves: small delta (%zu)", delta.len);
+	ok(last_cover == 0.0, "swapped halves: nothing is in place (%.3f)",
+	    last_cover);
 
 	/* runs and in-window repeats, no source */
 	memset(b, 0, 5000);
@@ -874,6 +945,11 @@ test_xdelta3(void)
 			snprintf(name, sizeof name, "xdelta3 -e %s", cmd);
 			check_unwritten(name, fd, a, n, (uint8_t *)delta.data,
 			    delta.len, b, tlen);
+			check_same(name, a, n, (uint8_t *)delta.data,
+			    delta.len, b, tlen);
+			/* the first 3 MiB are a's, 40 flips over b */
+			ok(last_cover > 0.2, "%s: the unchanged start is "
+			    "known copied in place (%.3f)", name, last_cover);
 		}
 		close(fd);
 	}
