@@ -646,6 +646,20 @@ find(struct tarmap *m, uint64_t off)
 	return lo;
 }
 
+const char *
+tarmap_file_at(struct tarmap *m, uint64_t off, uint64_t n, uint64_t *foff)
+{
+	const struct rspan *s;
+
+	if (m->n == 0 || n == 0 || off >= m->size || n > m->size - off)
+		return NULL;
+	s = &m->v[find(m, off)];
+	if (s->path == NULL || off < s->off || off + n > s->off + s->len)
+		return NULL;
+	*foff = off - s->off;
+	return s->path;
+}
+
 int
 tarmap_read(struct tarmap *m, uint64_t off, void *dst, size_t n, char *err,
     size_t errlen)

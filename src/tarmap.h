@@ -75,6 +75,13 @@ uint64_t tarmap_size(const struct tarmap *);
 /* The n tarball bytes at off (off + n <= size). */
 int	tarmap_read(struct tarmap *, uint64_t off, void *dst, size_t n,
 	    char *err, size_t errlen);
+/*
+ * The path (relative to the rootfs) of the file whose data holds all of
+ * the n tarball bytes at off, and in *foff their offset in it; NULL when
+ * they are not all one file's data.  Valid until tarmap_close.
+ */
+const char *tarmap_file_at(struct tarmap *, uint64_t off, uint64_t n,
+	    uint64_t *foff);
 void	tarmap_close(struct tarmap *);
 
 #endif

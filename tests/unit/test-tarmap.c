@@ -366,6 +366,81 @@ test_random_reads(void)
 	buf_release(&tar);
 }
 
+/*
+ * tarmap_file_at: each regular file's data is found whole and in parts,
+ * nothing else is (headers, a range that runs into the next header), and
+ * whatever it names at random holds exactly the tarball's bytes there.
+ */
+static void
+test_file_at(void)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	struct buf tar = BUF_INIT;
+	struct opened o;
+	char dir[400], err[400], path[800], *got;
+	const char *p;
+	uint64_t verb, dpos, size, foff, off, n;
+	int bad = 0, files = 0, fd, i;
+
+	make_tar(&tar, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED, 0);
+	snprintf(dir, sizeof dir, "%s/fileat", tmp);
+	if (unpack_mapped(&tar, dir, 4096, &verb, err, sizeof err) == -1 ||
+	    open_map(dir, &o, err, sizeof err) == -1) {
+		ok(0, "file_at: %s", err);
+		return;
+	}
+	archive_read_support_format_tar(a);
+	archive_read_open_memory(a, tar.data, tar.len);
+	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		if (archive_entry_filetype(e) != AE_IFREG ||
+		    archive_entry_hardlink(e) != NULL ||
+		    archive_entry_size(e) == 0)
+			continue;
+		files++;
+		dpos = (uint64_t)archive_filter_bytes(a, 0);
+		size = (uint64_t)archive_entry_size(e);
+		p = tarmap_file_at(o.m, dpos, size, &foff);
+		if (p == NULL || strcmp(p, archive_entry_pathname(e)) != 0 ||
+		    foff != 0)
+			bad++;
+		if (size > 1 && ((p = tarmap_file_at(o.m, dpos + 1, size - 1,
+		    &foff)) == NULL || foff != 1))
+			bad++;
+		if (tarmap_file_at(o.m, dpos, size + 1, &foff) != NULL ||
+		    tarmap_file_at(o.m, dpos - 1, 1, &foff) != NULL)
+			bad++;
+	}
+	archive_read_free(a);
+	ok(files >= 5 && bad == 0, "each of %d files' data is found whole and "
+	    "in part, and nothing around it", files);
+	bad = 0;
+	got = malloc(70000);
+	for (i = 0; i < 3000; i++) {
+		off = next_rand() % (tar.len + 10);
+		n = next_rand() % 70000;
+		if ((p = tarmap_file_at(o.m, off, n, &foff)) == NULL)
+			continue;
+		snprintf(path, sizeof path, "%s/rootfs/%s", dir, p);
+		if (n == 0 || off + n > tar.len || (fd = open(path,
+		    O_RDONLY)) == -1) {
+			bad++;
+			continue;
+		}
+		if (pread(fd, got, (size_t)n, (off_t)foff) != (ssize_t)n ||
+		    memcmp(got, tar.data + off, (size_t)n) != 0)
+			bad++;
+		close(fd);
+	}
+	ok(bad == 0, "3000 random ranges: what it names holds those bytes");
+	ok(tarmap_file_at(o.m, tar.len, 1, &foff) == NULL &&
+	    tarmap_file_at(o.m, 0, 0, &foff) == NULL,
+	    "nothing past the end, no empty range");
+	free(got);
+	close_map(&o);
+	buf_release(&tar);
+}
+
 static void
 test_damage(void)
 {
@@ -578,6 +653,7 @@ main(void)
 		return 1;
 	test_formats();
 	test_random_reads();
+	test_file_at();
 	test_damage();
 	test_flips();
 	test_claims();
