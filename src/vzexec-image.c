@@ -407,6 +407,7 @@ struct tarsrc {
 	struct imgtar	*it;	/* or this image's tarball */
 	int		 tee;	/* the file written, or -1 */
 	struct tarmap_writer *map; /* or NULL */
+	struct tarmap	*bmap;	/* rd's base, read through its map, or NULL */
 	const char	*name;	/* of fd or tee, for messages */
 	uint64_t	 total, max;
 	struct sha256	 h;
@@ -580,6 +581,7 @@ inside(const char *p)
 
 struct unpack_stats {
 	uint64_t	entries, skipped_devices, linked;
+	uint64_t	compared;	/* bytes read back from the base */
 };
 
 /*
@@ -609,6 +611,27 @@ base_candidate(int bfd, struct archive_entry *e, const char *path)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * 1 when the decoder made the tarball bytes at tpos (a file's bytes at
+ * fpos) by copying them from the base at the same offsets, which the base's
+ * map says are the same bytes of the base's file at path: then they are
+ * equal to that file's without reading it again (the rebuilt tarball's
+ * sha256 still covers them).
+ */
+static int
+copied_unchanged(const struct tarsrc *s, uint64_t tpos, uint64_t fpos,
+    size_t len, const char *path)
+{
+	const char *bpath;
+	uint64_t foff;
+
+	if (s == NULL || s->rd == NULL || s->bmap == NULL ||
+	    !vcdiff_reader_same(s->rd, tpos, len))
+		return 0;
+	bpath = tarmap_file_at(s->bmap, tpos, len, &foff);
+	return bpath != NULL && foff == fpos && strcmp(bpath, path) == 0;
 }
 
 /* 1 when len bytes at off of fd equal p. */
@@ -700,9 +723,10 @@ begin_write(struct archive *d, struct archive_entry *e, const char *path,
  * back from the base.  Returns 1 linked, 0 written (finish the entry), -1.
  */
 static int
-link_or_write(struct archive *a, struct archive *d, struct archive_entry *e,
-    const char *path, int sfd, int dfd, char *cmp, const char *label,
-    char *err, size_t errlen)
+link_or_write(struct tarsrc *s, uint64_t dpos, struct archive *a,
+    struct archive *d, struct archive_entry *e, const char *path, int sfd,
+    int dfd, char *cmp, uint64_t *compared, const char *label, char *err,
+    size_t errlen)
 {
 	const void *blk;
 	size_t len;
@@ -713,9 +737,16 @@ link_or_write(struct archive *a, struct archive *d, struct archive_entry *e,
 	while ((ar = archive_read_data_block(a, &blk, &len, &off)) ==
 	    ARCHIVE_OK) {
 		if (same && (uint64_t)off == pos &&
-		    same_bytes(sfd, pos, blk, len, cmp)) {
+		    copied_unchanged(s, dpos + pos, pos, len, path)) {
 			pos += len;
 			continue;
+		}
+		if (same && (uint64_t)off == pos) {
+			*compared += len;
+			if (same_bytes(sfd, pos, blk, len, cmp)) {
+				pos += len;
+				continue;
+			}
 		}
 		if (same) {
 			same = 0;
@@ -863,8 +894,14 @@ unpack(struct tarsrc *s, const char *label, const char *dir, int bfd,
 			goto out;
 		if (hl == NULL && type == AE_IFREG && bfd != -1 &&
 		    (sfd = base_candidate(bfd, e, path)) != -1) {
-			r = link_or_write(a, d, e, path, sfd, dfd, cmp, label,
-			    err, errlen);
+			/* the data's place in the tarball, for
+			   copied_unchanged (not for a sparse file) */
+			uint64_t dpos = archive_entry_sparse_count(e) == 0 ?
+			    (uint64_t)archive_filter_bytes(a, 0) : UINT64_MAX;
+
+			r = link_or_write(dpos != UINT64_MAX ? s : NULL, dpos,
+			    a, d, e, path, sfd, dfd, cmp, &st->compared,
+			    label, err, errlen);
 			close(sfd);
 			if (r == -1)
 				goto out;
@@ -1213,6 +1250,7 @@ import_stream(struct import *im, char *err, size_t errlen)
 		t->fd = -1;
 		t->tee = -1;
 		t->map = tarmap_writer_new(mapfd);
+		t->bmap = base.map;
 		t->name = "the delta's result";
 		t->max = m->image_size;
 		vsrc.len = base.size;
@@ -1510,6 +1548,8 @@ cmd_import(int argc, char **argv)
 	json_uint(&w, im.st.skipped_devices);
 	json_key(&w, "linked");
 	json_uint(&w, im.st.linked);
+	json_key(&w, "comparedBytes");
+	json_uint(&w, im.st.compared);
 	json_key(&w, "mapBytes");
 	json_uint(&w, im.verbatim);
 	/*

@@ -154,6 +154,25 @@ test_expect_success 'a base file with the same metadata but other bytes is writt
 	rm -rf "$SROOT/images/$V4" "$SROOT/images/$V4.tar"
 '
 
+# v5: one byte of etc/blob changed in place.  Every other file's bytes the
+# decoder copies from the base at the same offsets of the same file: they
+# are linked without being read again; only the changed file is compared.
+test_expect_success 'files a delta copied in place are linked without reading them again' '
+	cp -a "$TEST_TMP/v2" "$TEST_TMP/v5" && f=$TEST_TMP/v5/etc/blob &&
+	t=$(stat -c %y "$f") && printf Y | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null &&
+	touch -d "$t" "$f" && V5=$(import v5) &&
+	pack $V5 $V2 none && simport >imp.json && cat imp.json &&
+	b=$SROOT/images/$V2/rootfs n=$SROOT/images/$V5/rootfs &&
+	test "$(tarsum "$SROOT" $V5)" = $V5 && cmp "$f" "$n/etc/blob" &&
+	test "$(ino "$b/etc/blob")" != "$(ino "$n/etc/blob")" &&
+	for g in bin/busybox usr/lib/lib1.so usr/lib/lib8.so etc/motd etc/new; do
+		test "$(ino "$b/$g")" = "$(ino "$n/$g")" || { echo "$g not linked"; exit 1; }
+	done &&
+	c=$(sed -n "s/.*\"comparedBytes\":\([0-9]*\).*/\1/p" imp.json) &&
+	test -n "$c" && test "$c" -le 300000 &&
+	rm -rf "$SROOT/images/$V5"
+'
+
 rm -rf "$SROOT/images/$V2" "$SROOT/images/$V2.tar"
 
 test_expect_failure_code 1 'a truncated full stream is refused, images/ unchanged' '
