@@ -236,6 +236,26 @@ changes_node(const char *verb)
 	return 1;
 }
 
+/* "session: spec-put --wait 60 web", as much as a log line holds */
+static void
+log_request(const struct request *r)
+{
+	char line[256];
+	size_t len = 0, i;
+	int n;
+
+	for (i = 1; r->argv[i] != NULL && len < sizeof line - 1; i++) {
+		n = snprintf(line + len, sizeof line - len, "%s%s",
+		    i > 1 ? " " : "", r->argv[i]);
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len >= sizeof line)
+		memcpy(line + sizeof line - 4, "...", 4);
+	vzlog(0, "session: %s", line);
+}
+
 /*
  * Run one request: feed its stdin, relay its output as frames, send its
  * status.  0, or -1 when the master went away (input ended inside the
@@ -435,11 +455,7 @@ session_main(const char *self)
 		if (e == -1)
 			return EXIT_USAGE;
 		if (changes_node(r.argv[1]))
-			vzlog(0, "session: %s%s%s%s", r.argv[1],
-			    r.argv[2] != NULL ? " " : "",
-			    r.argv[2] != NULL ? r.argv[2] : "",
-			    r.argv[2] != NULL && r.argv[3] != NULL ? " ..." :
-			    "");
+			log_request(&r);
 		if (serve(self, &r, &out_ok) == -1 || !out_ok)
 			return EXIT_FAIL;
 	}

@@ -87,10 +87,19 @@ assert a == b, \"status through the session differs\"
 " direct.json via.json
 '
 
+# a supervisor, so that `wait` waits (without one it exits at once)
+RW=$TEST_TMP/rootw
+mkdir -p "$RW/pods" "$RW/run"
+"$VZEXEC" supervise --root "$RW" >"$TEST_TMP/supervise.out" 2>&1 &
+SUP_PID=$!
+test_at_exit "kill $SUP_PID 2>/dev/null"
+
 test_expect_success 'a verb killed by a signal is answered as such' '
+	i=0; while [ $i -lt 100 ] && [ ! -f "$RW/run/supervise.pid" ]; do
+		sleep 0.1; i=$((i + 1)); done
 	cat >s.json <<-EOF &&
 	[{"signal_child": "KILL"},
-	 {"argv": ["wait", "--root", "$R", "--timeout", "60", "nosuchpod", "h1"]},
+	 {"argv": ["wait", "--root", "$RW", "--timeout", "60", "nosuchpod", "h1"]},
 	 {"argv": ["version"]}]
 	EOF
 	$SESS s.json -- "$VZEXEC" session >out &&

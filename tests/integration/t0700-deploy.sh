@@ -96,6 +96,25 @@ test_expect_success 'a second deploy changes nothing' '
 	python3 -c "import json; r = json.load(open(\"again.json\")); assert r[\"results\"] == [], r[\"results\"]; assert r[\"bytesSent\"] == 0"
 '
 
+# sessions NODE: pids of the node's `vzexec session` processes
+sessions() {
+	on "$1" ps -eo pid=,args= |
+	    awk '$2 == "/usr/local/sbin/vzexec" && $3 == "session" { print $1 }'
+}
+test_expect_success 'the verbs ran on one vzexec session per node, kept for later runs' '
+	for n in n1 n2 n3; do
+		sessions $n >$n.sess &&
+		test $(wc -l <$n.sess) -eq 1 || { echo "$n: $(cat $n.sess)"; exit 1; }
+	done &&
+	vz status >/dev/null &&
+	for n in n1 n2 n3; do
+		sessions $n >$n.sess2 && cmp $n.sess $n.sess2 || exit 1
+		! pods_on $n | grep -q "^hello:" ||
+		    on $n cat /var/lib/vz/run/log/vzexec.log |
+		    grep -q "session: spec-put --wait [0-9]* hello$" || exit 1
+	done
+'
+
 hello_nodes() { for n in n1 n2 n3; do pods_on $n | grep -q "^hello:" && echo $n; done; }
 sed -i 's/value: one/value: two/' "$C/pods/hello.yaml"
 echo v2 >"$C/images/v1/www/index.html"
