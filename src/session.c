@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "be32.h"
 #include "vzexec.h"
 
 #define SESSION_GREETING	"VZSESSION 1\n"
@@ -86,22 +87,6 @@ write_all(int fd, const void *p, size_t len)
 	return 0;
 }
 
-static uint32_t
-be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
 /* One frame to the master; a master gone makes *out_ok 0, never fatal:
    the verb still runs to its end. */
 static void
@@ -112,7 +97,7 @@ frame(int *out_ok, char type, const void *p, size_t len)
 	if (!*out_ok)
 		return;
 	h[0] = (unsigned char)type;
-	put_be32(h + 1, (uint32_t)len);
+	be32_put(h + 1, (uint32_t)len);
 	if (write_all(1, h, sizeof h) == -1 || write_all(1, p, len) == -1)
 		*out_ok = 0;
 }
@@ -134,7 +119,7 @@ read_request(struct request *r)
 		    h[0]);
 		return -1;
 	}
-	argc = be32(h + 1);
+	argc = be32_get(h + 1);
 	if (argc < 1 || argc > SESSION_MAX_ARGS) {
 		fprintf(stderr, "vzexec: session: bad argument count %u\n",
 		    (unsigned)argc);
@@ -143,7 +128,7 @@ read_request(struct request *r)
 	for (i = 0; i < argc; i++) {
 		if (read_exact(h, 4) != 0)
 			goto short_;
-		len = be32(h);
+		len = be32_get(h);
 		if (len > SESSION_MAX_ARGBYTES - used) {
 			fprintf(stderr, "vzexec: session: arguments longer "
 			    "than %d bytes\n", SESSION_MAX_ARGBYTES);
@@ -163,7 +148,7 @@ read_request(struct request *r)
 	r->argv[argc + 1] = NULL;
 	if (read_exact(h, 8) != 0)
 		goto short_;
-	r->inlen = (uint64_t)be32(h) << 32 | be32(h + 4);
+	r->inlen = (uint64_t)be32_get(h) << 32 | be32_get(h + 4);
 	return 0;
 short_:
 	fprintf(stderr, "vzexec: session: input ends inside a request\n");
@@ -376,13 +361,9 @@ serve(const char *self, struct request *r, int *out_ok)
 			while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 				;
 			reaped = 1;
-			exited_at = now_ms();
-			if (WIFEXITED(st))
-				status = WEXITSTATUS(st);
-			else if (WIFSIGNALED(st))
-				sig = signame(WTERMSIG(st));
-		} else if (!reaped && waitpid(pid, &st, WNOHANG) == pid) {
+		} else if (!reaped && waitpid(pid, &st, WNOHANG) == pid)
 			reaped = 1;
+		if (reaped && exited_at == 0) {
 			exited_at = now_ms();
 			if (WIFEXITED(st))
 				status = WEXITSTATUS(st);
@@ -417,13 +398,13 @@ drain:
 		if (p_err[i] != -1)
 			close(p_err[i]);
 	}
-	put_be32(x, (uint32_t)(int32_t)(sig[0] != '\0' ? -1 : status));
-	put_be32(x + 4, (uint32_t)strlen(sig));
+	be32_put(x, (uint32_t)(int32_t)(sig[0] != '\0' ? -1 : status));
+	be32_put(x + 4, (uint32_t)strlen(sig));
 	if (*out_ok) {
 		unsigned char h[5];
 
 		h[0] = 'X';
-		put_be32(h + 1, (uint32_t)(sizeof x + strlen(sig)));
+		be32_put(h + 1, (uint32_t)(sizeof x + strlen(sig)));
 		if (write_all(1, h, sizeof h) == -1 ||
 		    write_all(1, x, sizeof x) == -1 ||
 		    write_all(1, sig, strlen(sig)) == -1)

@@ -28,6 +28,7 @@
 
 #include <libssh2.h>
 
+#include "be32.h"
 #include "buf.h"
 #include "shquote.h"
 #include "ssh.h"
@@ -216,20 +217,12 @@ struct pump {
 	int		 answered;	/* session: the 'X' frame came */
 };
 
-static uint32_t
-be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
 static void
 put_be32(struct buf *b, uint32_t v)
 {
-	unsigned char p[4] = { (unsigned char)(v >> 24),
-	    (unsigned char)(v >> 16), (unsigned char)(v >> 8),
-	    (unsigned char)v };
+	unsigned char p[4];
 
+	be32_put(p, v);
 	buf_add(b, p, 4);
 }
 
@@ -254,7 +247,7 @@ take_frames(struct vz_ssh *h, struct pump *p)
 
 	while (!p->answered && p->frames.len - pos >= 5) {
 		f = (const unsigned char *)p->frames.data + pos;
-		len = be32(f + 1);
+		len = be32_get(f + 1);
 		if (len > SVC_FRAME_MAX)
 			goto bad;
 		if (p->frames.len - pos - 5 < len)
@@ -268,10 +261,10 @@ take_frames(struct vz_ssh *h, struct pump *p)
 				return VZ_SSH_FAILED;
 			buf_add(&p->c->err, f + 5, len);
 		} else if (f[0] == 'X') {
-			if (len < 8 || (slen = be32(f + 9)) != len - 8 ||
+			if (len < 8 || (slen = be32_get(f + 9)) != len - 8 ||
 			    slen >= sizeof p->c->signal)
 				goto bad;
-			p->c->status = (int32_t)be32(f + 5);
+			p->c->status = (int32_t)be32_get(f + 5);
 			memcpy(p->c->signal, f + 13, slen);
 			p->c->signal[slen] = '\0';
 			p->answered = 1;
