@@ -16,22 +16,17 @@
 
 #include <linux/openat2.h>
 
-/*
- * The low-level SHA256 functions (deprecated in OpenSSL 3, not removed):
- * EVP keeps its state opaque, and a saved midstate is the point here.
- * They run the same SHA-NI/AVX code as EVP.
- */
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 #include "imgutil.h"
 
 void
 sha256_init(struct sha256 *h)
 {
-	SHA256_CTX *c;
+	EVP_MD_CTX *c;
 
-	if ((c = malloc(sizeof *c)) == NULL || SHA256_Init(c) != 1)
+	if ((c = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
 		abort();
 	h->md = c;
 }
@@ -39,51 +34,23 @@ sha256_init(struct sha256 *h)
 void
 sha256_update(struct sha256 *h, const void *p, size_t n)
 {
-	if (n != 0 && SHA256_Update(h->md, p, n) != 1)
+	if (n != 0 && EVP_DigestUpdate(h->md, p, n) != 1)
 		abort();
-}
-
-int
-sha256_mid_get(const struct sha256 *h, struct sha256_mid *m)
-{
-	const SHA256_CTX *c = h->md;
-	size_t i;
-
-	if (c == NULL || c->num != 0 || (c->Nl & 511) != 0)
-		return -1;
-	m->bytes = ((uint64_t)c->Nh << 32 | c->Nl) / 8;
-	for (i = 0; i < 8; i++)
-		m->h[i] = c->h[i];
-	return 0;
-}
-
-void
-sha256_mid_set(struct sha256 *h, const struct sha256_mid *m)
-{
-	SHA256_CTX *c = h->md;
-	uint64_t bits = m->bytes * 8;
-	size_t i;
-
-	for (i = 0; i < 8; i++)
-		c->h[i] = m->h[i];
-	c->Nl = (SHA_LONG)bits;
-	c->Nh = (SHA_LONG)(bits >> 32);
-	c->num = 0;
 }
 
 void
 sha256_final(struct sha256 *h, char hex[SHA256_HEX_LEN + 1])
 {
 	static const char digits[] = "0123456789abcdef";
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	unsigned int len = SHA256_DIGEST_LENGTH, i;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0, i;
 
 	if (h->md == NULL) {
 		hex[0] = '\0';
 		return;
 	}
-	SHA256_Final(md, h->md);
-	free(h->md);
+	EVP_DigestFinal_ex(h->md, md, &len);
+	EVP_MD_CTX_free(h->md);
 	h->md = NULL;
 	for (i = 0; i < len && i < 32; i++) {
 		hex[2 * i] = digits[md[i] >> 4];

@@ -1,8 +1,7 @@
 /*
  * imgutil: small file helpers shared by the master-side image code and the
- * static node helper vzexec-image: sha256 of files and streams (libcrypto's
- * SHA256, whose state can be saved and resumed), full writes, durable
- * renames, recursive removal.  No printing; errors
+ * static node helper vzexec-image: sha256 of files and streams (libcrypto
+ * EVP), full writes, durable renames, recursive removal.  No printing; errors
  * go into the caller's buffer.
  */
 #ifndef VZ_IMGUTIL_H
@@ -15,27 +14,13 @@
 #define SHA256_HEX_LEN 64
 
 struct sha256 {
-	void	*md;		/* SHA256_CTX; NULL before init, after final */
+	void	*md;		/* EVP_MD_CTX */
 };
 
 void	sha256_init(struct sha256 *);
 void	sha256_update(struct sha256 *, const void *, size_t);
 /* Writes 64 hex digits + NUL into hex[65] and frees the context. */
 void	sha256_final(struct sha256 *, char hex[SHA256_HEX_LEN + 1]);
-
-/*
- * The state of a sha256 after a whole number of 64-byte blocks: what was
- * hashed so far, without the bytes, so that hashing can later go on from
- * there (the hash of a tarball whose start is a known image's).
- */
-struct sha256_mid {
-	uint64_t	bytes;
-	uint32_t	h[8];
-};
-/* h's state; -1 when the bytes hashed so far are not a multiple of 64. */
-int	sha256_mid_get(const struct sha256 *, struct sha256_mid *);
-/* h (initialised, nothing hashed) goes on from m. */
-void	sha256_mid_set(struct sha256 *, const struct sha256_mid *);
 /* sha256 of a whole file; also its size.  0, or -1 with err set. */
 int	sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1],
 	    uint64_t *sizep, char *err, size_t errlen);

@@ -990,14 +990,6 @@ vcdiff_reader_same(const struct vcdiff_reader *r, uint64_t off, uint64_t len)
 	    off + len <= d->same[lo].off + d->same[lo].len;
 }
 
-uint64_t
-vcdiff_reader_same_prefix(const struct vcdiff_reader *r)
-{
-	const struct dec *d = &r->d;
-
-	return d->nsame > 0 && d->same[0].off == 0 ? d->same[0].len : 0;
-}
-
 void
 vcdiff_reader_close(struct vcdiff_reader *r, struct vcdiff_stats *st)
 {

@@ -102,9 +102,6 @@ void	vcdiff_reader_close(struct vcdiff_reader *, struct vcdiff_stats *st);
  */
 int	vcdiff_reader_same(const struct vcdiff_reader *, uint64_t off,
 	    uint64_t len);
-/* How many leading target bytes, decoded so far, are known copied from
-   the source in place (the longest [0, n) vcdiff_reader_same holds for). */
-uint64_t vcdiff_reader_same_prefix(const struct vcdiff_reader *);
 
 /*
  * A source read by offset instead of mapped, for a base that is not one

@@ -381,132 +381,6 @@ out:
 	return rc;
 }
 
-/*
- * An image's sha256 state every MID_STEP bytes of its tarball, kept as
- * images/<id>/sha256mid: "vzsha256mid 1 STEP\n", then one line per step
- * "BYTES H0H1...H7\n" (decimal, then 64 hex digits).  A delta whose result
- * starts with the base's bytes, copied in place, starts its hash from the
- * base's state there instead of hashing those bytes again; see
- * hash_from_base().  The states were saved while the base's own sha256
- * was being checked against its id.
- */
-#define MIDS_NAME	"sha256mid"
-#define MID_STEP	(1u << 20)
-#define MIDS_MAX	(1u << 20)	/* bytes of the file: a 12 GB image */
-
-struct mids {
-	struct sha256_mid *v;
-	size_t		 n, cap;
-};
-
-static void
-mids_add(struct mids *ms, const struct sha256_mid *m)
-{
-	if (ms->n == ms->cap) {
-		ms->cap = ms->cap ? ms->cap * 2 : 64;
-		ms->v = xreallocarray(ms->v, ms->cap, sizeof *ms->v);
-	}
-	ms->v[ms->n++] = *m;
-}
-
-static int
-mids_write(const char *path, const struct mids *ms, char *err, size_t errlen)
-{
-	char line[128];
-	size_t i, j, len;
-	int fd, n, rc = -1;
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1) {
-		fmtpath(err, errlen, "cannot create '%s': %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	n = snprintf(line, sizeof line, "vzsha256mid 1 %u\n", MID_STEP);
-	if (write_full(fd, line, (size_t)n) == -1)
-		goto out;
-	for (i = 0; i < ms->n; i++) {
-		len = (size_t)snprintf(line, sizeof line, "%llu ",
-		    (unsigned long long)ms->v[i].bytes);
-		for (j = 0; j < 8; j++)
-			len += (size_t)snprintf(line + len, sizeof line - len,
-			    "%08x", ms->v[i].h[j]);
-		line[len++] = '\n';
-		if (write_full(fd, line, len) == -1)
-			goto out;
-	}
-	rc = 0;
-out:
-	if (rc == -1)
-		fmtpath(err, errlen, "cannot write '%s': %s", path,
-		    strerror(errno));
-	if (close(fd) == -1 && rc == 0) {
-		fmtpath(err, errlen, "cannot write '%s': %s", path,
-		    strerror(errno));
-		rc = -1;
-	}
-	return rc;
-}
-
-/* An image's saved states: 0, or -1 when missing or not exactly right
-   (then the delta's result is hashed whole, as without them). */
-static int
-mids_read(const char *id, struct mids *ms)
-{
-	char path[PATH_MAX], head[64], *buf = NULL, *p, *end;
-	struct sha256_mid m;
-	ssize_t got;
-	size_t j, hl;
-	int fd, k;
-
-	memset(ms, 0, sizeof *ms);
-	fmtpath(path, sizeof path, "%s/images/%s/" MIDS_NAME, root, id);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	buf = xmalloc(MIDS_MAX + 1);
-	got = pread(fd, buf, MIDS_MAX + 1, 0);
-	close(fd);
-	if (got <= 0 || got > MIDS_MAX)
-		goto bad;
-	p = buf;
-	end = buf + got;
-	hl = (size_t)snprintf(head, sizeof head, "vzsha256mid 1 %u\n",
-	    MID_STEP);
-	if ((size_t)(end - p) < hl || memcmp(p, head, hl) != 0)
-		goto bad;
-	p += hl;
-	while (p < end) {
-		m.bytes = 0;
-		for (k = 0; p < end && *p >= '0' && *p <= '9' && k < 20; k++)
-			m.bytes = m.bytes * 10 + (uint64_t)(*p++ - '0');
-		if (k == 0 || p >= end || *p++ != ' ' ||
-		    m.bytes != (uint64_t)(ms->n + 1) * MID_STEP ||
-		    end - p < 65 || p[64] != '\n')
-			goto bad;
-		for (j = 0; j < 8; j++) {
-			m.h[j] = 0;
-			for (k = 0; k < 8; k++, p++) {
-				if (*p >= '0' && *p <= '9')
-					m.h[j] = m.h[j] << 4 | (uint32_t)(*p - '0');
-				else if (*p >= 'a' && *p <= 'f')
-					m.h[j] = m.h[j] << 4 |
-					    (uint32_t)(*p - 'a' + 10);
-				else
-					goto bad;
-			}
-		}
-		p++;	/* the newline */
-		mids_add(ms, &m);
-	}
-	free(buf);
-	return 0;
-bad:
-	free(buf);
-	free(ms->v);
-	memset(ms, 0, sizeof *ms);
-	return -1;
-}
-
 /* The decoder's view of a mapped base. */
 static int
 imgtar_src_read(void *arg, uint64_t off, uint8_t *dst, size_t n, char *err,
@@ -534,12 +408,6 @@ struct tarsrc {
 	int		 tee;	/* the file written, or -1 */
 	struct tarmap_writer *map; /* or NULL */
 	struct tarmap	*bmap;	/* rd's base, read through its map, or NULL */
-	struct mids	 mids;	/* the hash's state every MID_STEP bytes */
-	int		 want_mids;
-	const struct mids *bmids; /* rd's base's (hash_from_base), or NULL */
-	struct imgtar	*bimg;	/* rd's base */
-	int		 prefix;	/* nothing hashed yet: bmids may stand in */
-	uint64_t	 from_base;	/* leading bytes bmids stood for */
 	const char	*name;	/* of fd or tee, for messages */
 	uint64_t	 total, max;
 	struct sha256	 h;
@@ -549,74 +417,10 @@ struct tarsrc {
 	char		 msg[600];
 };
 
-/* Hash the n bytes at tarball offset pos, saving its state every MID_STEP. */
-static void
-hash_bytes(struct tarsrc *s, uint64_t pos, const uint8_t *b, size_t n)
-{
-	struct sha256_mid m;
-	size_t k;
-
-	while (n > 0) {
-		k = MID_STEP - (size_t)(pos % MID_STEP);
-		if (k > n)
-			k = n;
-		sha256_update(&s->h, b, k);
-		pos += k;
-		b += k;
-		n -= k;
-		if (s->want_mids && pos % MID_STEP == 0 &&
-		    sha256_mid_get(&s->h, &m) == 0)
-			mids_add(&s->mids, &m);
-	}
-}
-
-/*
- * Start the hash of a delta's result, nothing of which is hashed yet:
- * its first same bytes equal the base's (the decoder copied them in place,
- * vcdiff_reader_same_prefix), so the hash starts from the base's saved
- * state at or before same, then takes the bytes from there: the base's,
- * read through its map, up to cpos, where the chunk b of n bytes (the one
- * being read; none at the end) starts, then the chunk's.  Why it can:
- * that state was saved while those very bytes were checked against the
- * base's id, and the result's bytes there are copies of them; the whole
- * result must still hash to its id.  0, or -1 with s->msg set.
- */
-static int
-hash_from_base(struct tarsrc *s, uint64_t same, uint64_t cpos,
-    const uint8_t *b, size_t n)
-{
-	uint64_t pos = 0;
-	size_t i, use = 0, k;
-
-	s->prefix = 0;
-	while (use < s->bmids->n && s->bmids->v[use].bytes <= same)
-		use++;
-	if (use > 0) {
-		sha256_mid_set(&s->h, &s->bmids->v[use - 1]);
-		pos = s->bmids->v[use - 1].bytes;
-		for (i = 0; s->want_mids && i < use; i++)
-			mids_add(&s->mids, &s->bmids->v[i]);
-	}
-	s->from_base = pos;
-	while (pos < cpos) {
-		k = cpos - pos < CHUNK ? (size_t)(cpos - pos) : CHUNK;
-		if (imgtar_read(s->bimg, pos, s->chunk, k, s->msg,
-		    sizeof s->msg) == -1)
-			return -1;
-		hash_bytes(s, pos, (const uint8_t *)s->chunk, k);
-		pos += k;
-	}
-	/* pos <= cpos + n: the state is at most at same, inside the chunk */
-	if (n > 0)
-		hash_bytes(s, pos, b + (pos - cpos), n - (size_t)(pos - cpos));
-	return 0;
-}
-
 static ssize_t
 tarsrc_read(struct tarsrc *s, const void **out)
 {
 	const void *b = s->chunk;
-	uint64_t same;
 	ssize_t n;
 	int r;
 
@@ -668,14 +472,8 @@ tarsrc_read(struct tarsrc *s, const void **out)
 		s->broken = 1;
 		return -1;
 	}
-	if (n == 0) {
-		if (s->prefix && hash_from_base(s, s->total, s->total, NULL,
-		    0) == -1) {
-			s->broken = 1;
-			return -1;
-		}
+	if (n == 0)
 		return 0;
-	}
 	s->total += (uint64_t)n;
 	if (s->total > s->max) {
 		fmtpath(s->msg, sizeof s->msg, "the upload decompresses to "
@@ -685,15 +483,7 @@ tarsrc_read(struct tarsrc *s, const void **out)
 		s->broken = 1;
 		return -1;
 	}
-	/* b: the decoder's window, never s->chunk, when prefix is set */
-	if (!s->prefix)
-		hash_bytes(s, s->total - (uint64_t)n, b, (size_t)n);
-	else if (s->total > (same = vcdiff_reader_same_prefix(s->rd)) &&
-	    hash_from_base(s, same, s->total - (uint64_t)n, b, (size_t)n) ==
-	    -1) {
-		s->broken = 1;
-		return -1;
-	}
+	sha256_update(&s->h, b, (size_t)n);
 	if (s->tee != -1 && write_full(s->tee, b, (size_t)n) == -1) {
 		s->wrerr = errno;
 		fmtpath(s->msg, sizeof s->msg, "cannot write '%s': %s",
@@ -1377,8 +1167,6 @@ struct import {
 	struct payload	*p;
 	const char	*pname;		/* the payload, for messages */
 	const char	*mappath;	/* incoming/<id>.tmp/tarmap */
-	const char	*midspath;	/* incoming/<id>.tmp/sha256mid */
-	uint64_t	 from_base;	/* bytes whose hash the base's stood for */
 	const char	*rootfs;	/* incoming/<id>.tmp/rootfs */
 	int		 trust;
 	struct unpack_stats st;
@@ -1399,14 +1187,12 @@ import_stream(struct import *im, char *err, size_t errlen)
 	struct tarsrc *s = xcalloc(1, sizeof *s), *t = NULL;
 	struct archive *za = NULL;
 	struct imgtar base;
-	struct mids bmids;
 	struct vcdiff_source vsrc;
 	char hex[SHA256_HEX_LEN + 1], path[PATH_MAX];
 	int mapfd = -1, deltafd = -1, bfd = -1;
 	int rc = WIRE_FAIL, bad = m->vcdiff ? WIRE_MISMATCH : WIRE_FAIL;
 
 	memset(&base, 0, sizeof base);
-	memset(&bmids, 0, sizeof bmids);
 	base.fd = base.mapfd = base.rootfd = -1;
 	s->tee = -1;
 	if (m->vcdiff && imgtar_open(m->base, &base, err, errlen) == -1) {
@@ -1433,7 +1219,6 @@ import_stream(struct import *im, char *err, size_t errlen)
 		s->map = tarmap_writer_new(mapfd);
 		s->name = "the upload";
 		s->max = m->image_size;
-		s->want_mids = 1;
 		t = s;
 	} else {
 		/* the delta is small: decompress it to a file, then decode */
@@ -1466,12 +1251,6 @@ import_stream(struct import *im, char *err, size_t errlen)
 		t->tee = -1;
 		t->map = tarmap_writer_new(mapfd);
 		t->bmap = base.map;
-		t->want_mids = 1;
-		if (base.map != NULL && mids_read(m->base, &bmids) == 0) {
-			t->bmids = &bmids;
-			t->bimg = &base;
-			t->prefix = 1;
-		}
 		t->name = "the delta's result";
 		t->max = m->image_size;
 		vsrc.len = base.size;
@@ -1520,10 +1299,6 @@ import_stream(struct import *im, char *err, size_t errlen)
 		goto out;
 	}
 	mapfd = -1;
-	/* only a shortcut for later deltas: an image does without */
-	if (mids_write(im->midspath, &t->mids, path, sizeof path) == -1)
-		(void)unlink(im->midspath);
-	im->from_base = t->from_base;
 	rc = WIRE_OK;
 	goto out;
 fail:
@@ -1570,16 +1345,12 @@ out:
 		sha256_final(&t->h, hex);
 	if (t != NULL && t->rd != NULL)
 		vcdiff_reader_close(t->rd, NULL);
-	if (t != NULL && t != s) {
+	if (t != NULL && t != s)
 		tarmap_writer_free(t->map);
-		free(t->mids.v);
-	}
 	if (t != s)
 		free(t);
 	tarmap_writer_free(s->map);
-	free(s->mids.v);
 	free(s);
-	free(bmids.v);
 	if (za != NULL)
 		archive_read_free(za);
 	if (mapfd != -1)
@@ -1623,7 +1394,6 @@ cmd_import(int argc, char **argv)
 	struct json_writer w;
 	char err[1024], mpath[PATH_MAX], payload[PATH_MAX];
 	char tmpdir[PATH_MAX], rootfs[PATH_MAX], mappath[PATH_MAX];
-	char midspath[PATH_MAX];
 	char final[PATH_MAX], finaltar[PATH_MAX], cfgpath[PATH_MAX];
 	char mark[128];
 	struct stat sb;
@@ -1729,7 +1499,6 @@ cmd_import(int argc, char **argv)
 	}
 	fmtpath(tmpdir, sizeof tmpdir, "%s/incoming/%s.tmp", root, m.image);
 	fmtpath(mappath, sizeof mappath, "%s/" TARMAP_NAME, tmpdir);
-	fmtpath(midspath, sizeof midspath, "%s/" MIDS_NAME, tmpdir);
 	fmtpath(rootfs, sizeof rootfs, "%s/rootfs", tmpdir);
 	remove_tree(tmpdir);
 	if (mkdir(tmpdir, 0700) == -1 || mkdir(rootfs, 0755) == -1) {
@@ -1741,7 +1510,6 @@ cmd_import(int argc, char **argv)
 	im.p = &p;
 	im.pname = payload;
 	im.mappath = mappath;
-	im.midspath = midspath;
 	im.rootfs = rootfs;
 	im.trust = trust;
 	r = import_stream(&im, err, sizeof err);
@@ -1782,8 +1550,6 @@ cmd_import(int argc, char **argv)
 	json_uint(&w, im.st.linked);
 	json_key(&w, "comparedBytes");
 	json_uint(&w, im.st.compared);
-	json_key(&w, "hashFromBase");
-	json_uint(&w, im.from_base);
 	json_key(&w, "mapBytes");
 	json_uint(&w, im.verbatim);
 	/*
@@ -1894,7 +1660,6 @@ check_image(const char *id, char *err, size_t errlen)
 			goto out;
 		}
 		t->map = tarmap_writer_new(mapfd);
-		t->want_mids = 1;
 		fmtpath(path, sizeof path, "%s/images/%s/rootfs", root, id);
 		bfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
@@ -1928,10 +1693,6 @@ check_image(const char *id, char *err, size_t errlen)
 		goto out;
 	}
 	mapfd = -1;
-	fmtpath(path, sizeof path, "%s/" MIDS_NAME, tmpdir);
-	if (t->want_mids && mids_write(path, &t->mids, perr, sizeof perr) ==
-	    -1)
-		(void)unlink(path);
 	fmtpath(path, sizeof path, "%s/config.json", tmpdir);
 	if (write_plain(path, b.data, b.len, err, errlen) == -1)
 		goto out;
@@ -1969,7 +1730,6 @@ out:
 	remove_tree(tmpdir);
 	if (t->h.md != NULL)
 		sha256_final(&t->h, hex);
-	free(t->mids.v);
 	free(t);
 	json_free(cfg);
 	buf_release(&b);

@@ -157,10 +157,10 @@ test_expect_success 'a base file with the same metadata but other bytes is writt
 # v5: one byte of etc/blob changed in place.  Every other file's bytes the
 # decoder copies from the base at the same offsets of the same file: they
 # are linked without being read again; only the changed file is compared.
-cp -a "$TEST_TMP/v2" "$TEST_TMP/v5" && f=$TEST_TMP/v5/etc/blob &&
-	t=$(stat -c %y "$f") && printf Y | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null &&
-	touch -d "$t" "$f" && V5=$(import v5)
 test_expect_success 'files a delta copied in place are linked without reading them again' '
+	cp -a "$TEST_TMP/v2" "$TEST_TMP/v5" && f=$TEST_TMP/v5/etc/blob &&
+	t=$(stat -c %y "$f") && printf Y | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null &&
+	touch -d "$t" "$f" && V5=$(import v5) &&
 	pack $V5 $V2 none && simport >imp.json && cat imp.json &&
 	b=$SROOT/images/$V2/rootfs n=$SROOT/images/$V5/rootfs &&
 	test "$(tarsum "$SROOT" $V5)" = $V5 && cmp "$f" "$n/etc/blob" &&
@@ -170,48 +170,7 @@ test_expect_success 'files a delta copied in place are linked without reading th
 	done &&
 	c=$(sed -n "s/.*\"comparedBytes\":\([0-9]*\).*/\1/p" imp.json) &&
 	test -n "$c" && test "$c" -le 300000 &&
-	cp imp.json v5.json && rm -rf "$SROOT/images/$V5"
-'
-
-# The hash of v5's tarball starts from v2's saved state: its bytes up to
-# etc/blob (busybox first: over 1 MiB) are v2's, copied in place.
-jnum() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$2"; }
-test_expect_success 'each image keeps its hash state every MiB; a delta starts from its base' '
-	head -n 1 "$SROOT/images/$V2/sha256mid" | grep -qx "vzsha256mid 1 1048576" &&
-	n=$(($(wc -l <"$SROOT/images/$V2/sha256mid") - 1)) &&
-	size=$("$VZIMG" image-cat --root "$SROOT" $V2 | wc -c) &&
-	test $n -eq $((size / 1048576)) &&
-	f=$(jnum hashFromBase v5.json) && test "$f" -ge 1048576 &&
-	test $((f % 1048576)) -eq 0 && echo "hash from base: $f of $size"
-'
-
-test_expect_success 'the states a delta import saves equal those of a full import' '
-	pack $V5 $V2 none && simport >/dev/null &&
-	pack $V5 "" none && stream | "$VZIMG" image-import --root "$FROOT" --stdin >/dev/null &&
-	cmp "$SROOT/images/$V5/sha256mid" "$FROOT/images/$V5/sha256mid" &&
-	test $(wc -l <"$SROOT/images/$V5/sha256mid") -ge 3 &&
-	rm -rf "$SROOT/images/$V5" "$FROOT/images/$V5"
-'
-
-test_expect_success 'a base without its hash states: the delta is hashed whole' '
-	mv "$SROOT/images/$V2/sha256mid" mids.saved &&
-	pack $V5 $V2 none && simport >imp.json &&
-	test "$(jnum hashFromBase imp.json)" = 0 && test "$(tarsum "$SROOT" $V5)" = $V5 &&
-	rm -rf "$SROOT/images/$V5" &&
-	printf "vzsha256mid 1 1048576\n1048576 xyz\n" >"$SROOT/images/$V2/sha256mid" &&
-	simport >imp.json && test "$(jnum hashFromBase imp.json)" = 0 &&
-	test "$(tarsum "$SROOT" $V5)" = $V5 && rm -rf "$SROOT/images/$V5" &&
-	mv mids.saved "$SROOT/images/$V2/sha256mid"
-'
-
-test_expect_failure_code 3 'a saved state that lies cannot make a wrong image: resend (exit 3)' '
-	cp "$SROOT/images/$V2/sha256mid" mids.saved &&
-	sed -i "2s/ \(.\)/ \1\1/; 2s/.$//" "$SROOT/images/$V2/sha256mid" &&
-	! cmp -s mids.saved "$SROOT/images/$V2/sha256mid" &&
-	pack $V5 $V2 none && st=0; simport >imp.json 2>err || st=$?
-	cp mids.saved "$SROOT/images/$V2/sha256mid"
-	cat err; grep -q "result does not match" err &&
-	test ! -e "$SROOT/images/$V5" && incoming_clean && exit $st
+	rm -rf "$SROOT/images/$V5"
 '
 
 rm -rf "$SROOT/images/$V2" "$SROOT/images/$V2.tar"

@@ -621,66 +621,9 @@ test_dir(void)
 	image_info_release(&b);
 }
 
-/*
- * A sha256 saved after k 64-byte blocks and resumed in a fresh context
- * gives the hash of the whole, at every k; not at other lengths.  (The
- * image import starts a delta's hash from its base's saved state.)
- */
-static void
-test_sha256_mid(void)
-{
-	static const char abc[] = "ba7816bf8f01cfea414140de5dae2223"
-	    "b00361a396177a9cb410ff61f20015ad";
-	size_t n = 300 * 1024 + 17, k, bad = 0, i;
-	unsigned char *d = malloc(n);
-	char whole[SHA256_HEX_LEN + 1], part[SHA256_HEX_LEN + 1];
-	struct sha256 h, g;
-	struct sha256_mid m;
-	unsigned x = 7;
-
-	for (i = 0; i < n; i++) {
-		x = x * 1103515245 + 12345;
-		d[i] = (unsigned char)(x >> 16);
-	}
-	sha256_init(&h);
-	sha256_update(&h, "abc", 3);
-	sha256_final(&h, whole);
-	is_str(whole, abc, "sha256 of abc (FIPS 180-2 vector)");
-	sha256_init(&h);
-	sha256_update(&h, d, n);
-	sha256_final(&h, whole);
-	for (k = 0; k <= n; k += k < 4096 ? 64 : 64 * 97) {
-		sha256_init(&h);
-		sha256_update(&h, d, k);
-		if (sha256_mid_get(&h, &m) != 0 || m.bytes != k) {
-			bad++;
-			sha256_final(&h, part);
-			continue;
-		}
-		sha256_final(&h, part);
-		sha256_init(&g);
-		sha256_mid_set(&g, &m);
-		sha256_update(&g, d + k, n - k);
-		sha256_final(&g, part);
-		if (strcmp(part, whole) != 0)
-			bad++;
-	}
-	ok(bad == 0, "saved after any number of blocks, resumed: the same "
-	    "hash");
-	sha256_init(&h);
-	sha256_update(&h, d, 100);
-	ok(sha256_mid_get(&h, &m) == -1, "no state to save mid-block");
-	sha256_update(&h, d + 100, 28);
-	ok(sha256_mid_get(&h, &m) == 0 && m.bytes == 128,
-	    "a state again at 128 bytes, fed unevenly");
-	sha256_final(&h, part);
-	free(d);
-}
-
 int
 main(void)
 {
-	test_sha256_mid();
 	fmtpath(tmp, sizeof tmp, "%s/test-image.XXXXXX",
 	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(tmp) == NULL)
