@@ -751,12 +751,7 @@ svc_exec(struct vz_ssh *h, struct vz_ssh_cmd *c, int timeout, int infd,
 	}
 	if (h->svc == NULL && (rc = svc_open(h, deadline, opened)) !=
 	    VZ_SSH_OK) {
-		if (rc == SVC_NONE) {
-			*opened = 0;
-			goto out;
-		}
-		/* nothing of the command ran */
-		*opened = 0;
+		*opened = 0;	/* nothing of the command ran */
 		goto out;
 	}
 	*opened = 1;
