@@ -89,8 +89,6 @@ int		 exec_session(struct vz_ssh *, struct vz_ssh_cmd *,
  */
 int		 run_command(struct vz_ssh *, struct vz_ssh_cmd *,
 		    const char *cmdline, int timeout, int infd, int *opened);
-/* Drop the session channel (without waiting for the node). */
-void		 svc_close(struct vz_ssh *);
 
 /* sshmux.c */
 int		 persist_allowed(const struct vz_ssh *);

@@ -603,7 +603,8 @@ out:
 
 /* ---- the session channel ---- */
 
-void
+/* Drop the session channel (without waiting for the node). */
+static void
 svc_close(struct vz_ssh *h)
 {
 	int blocking;
