@@ -16,6 +16,11 @@
  * Memory: the pods' parsed specs live as long as the pods; the loop itself
  * allocates nothing but the poll array, which is resized only on reload.
  *
+ * Upgrade: SIGUSR2 makes the supervisor execve the vzexec on disk in its
+ * own process, once no container is stopping.  The containers stay its
+ * children and the new image re-adopts them as after a crash, but keeps
+ * their exit codes (it can still wait for them); init sees no restart.
+ *
  * Firewall: at start a child syncs the hostPorts of every installed pod
  * (firewall_restore): after a reboot the distribution has loaded its own
  * ruleset without our rules, and spec-put skips the sync while a pod's
@@ -52,6 +57,7 @@ static struct vz_pod *pods;
 static int sigpipe_fd[2] = { -1, -1 };
 static volatile sig_atomic_t sig_seen;
 static int shutting_down;
+static int reexec_pending;	/* SIGUSR2 */
 static struct buf statebuf = BUF_INIT;
 
 struct pollref {
@@ -893,7 +899,9 @@ find_pid(pid_t pid, int *probe)
 
 	for (p = pods; p != NULL; p = p->next) {
 		for (i = 0; i < p->nctr; i++) {
-			if (p->ctr[i].pid == pid && !p->ctr[i].adopted &&
+			/* an adopted container is a child after a
+			   re-exec: its exit code is known */
+			if (p->ctr[i].pid == pid &&
 			    (p->ctr[i].state == CS_RUNNING ||
 			    p->ctr[i].state == CS_STOPPING)) {
 				*probe = 0;
@@ -906,6 +914,18 @@ find_pid(pid_t pid, int *probe)
 		}
 	}
 	return NULL;
+}
+
+/* An adopted container's wait status if it is our child (we re-executed),
+   else -1: its exit code is lost with the supervisor that started it. */
+static int
+adopted_status(const struct vz_ctr *c)
+{
+	int status;
+
+	if (c->pid > 0 && waitpid(c->pid, &status, WNOHANG) == c->pid)
+		return status;
+	return -1;
 }
 
 static void
@@ -1077,6 +1097,49 @@ pidfile_write(void)
 	return 0;
 }
 
+/* Some container is between SIGTERM and its exit: its timers would be lost. */
+static int
+any_stopping(void)
+{
+	struct vz_pod *p;
+	size_t i;
+
+	for (p = pods; p != NULL; p = p->next)
+		for (i = 0; i < p->nctr; i++)
+			if (p->ctr[i].state == CS_STOPPING)
+				return 1;
+	return 0;
+}
+
+/*
+ * SIGUSR2: become the vzexec on disk (an upgrade), pods untouched.  Every
+ * signal is blocked across the execve: the new image unblocks them once its
+ * handlers are in place, and what came meanwhile is delivered then (a
+ * SIGHUP of spec-put would otherwise end the process).  Returns only when
+ * the execve failed; this image then goes on.
+ */
+static void
+reexec(void)
+{
+	sigset_t all, old;
+	const char *self = O->argv != NULL ? O->argv[0] : NULL;
+	int e;
+
+	if (self == NULL || self[0] != '/') {
+		vzlog(1, "SIGUSR2: cannot re-execute: started as '%s', not by "
+		    "its full path", self != NULL ? self : "");
+		return;
+	}
+	vzlog(0, "SIGUSR2: re-executing %s, the pods keep running", self);
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	execv(self, O->argv);
+	e = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	vzlog(1, "SIGUSR2: cannot re-execute %s: %s; going on as before", self,
+	    strerror(e));
+}
+
 static int
 fg_done(int *code)
 {
@@ -1101,6 +1164,7 @@ int
 supervise_main(const struct vzopts *opts, const char *onespec)
 {
 	struct sigaction sa;
+	sigset_t none;
 	struct vz_pod *p;
 	char path[PATH_MAX], err[256];
 	unsigned char sigs[32];
@@ -1129,7 +1193,11 @@ supervise_main(const struct vzopts *opts, const char *onespec)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* blocked by a re-executing predecessor (reexec) */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	(void)sig_seen;
 	if (onespec == NULL && pidfile_write() != 0)
 		return EXIT_FAIL;
@@ -1163,6 +1231,10 @@ supervise_main(const struct vzopts *opts, const char *onespec)
 		}
 		if (shutting_down && pods == NULL)
 			break;
+		if (reexec_pending && !shutting_down && !any_stopping()) {
+			reexec_pending = 0;
+			reexec();
+		}
 		if (onespec != NULL && fg_done(&code)) {
 			p = pods;
 			pods = NULL;
@@ -1186,7 +1258,10 @@ supervise_main(const struct vzopts *opts, const char *onespec)
 						got_chld = 1;
 					else if (sigs[k] == SIGHUP)
 						got_hup = 1;
-					else if (!shutting_down) {
+					else if (sigs[k] == SIGUSR2) {
+						if (onespec == NULL)
+							reexec_pending = 1;
+					} else if (!shutting_down) {
 						vzlog(0, "signal %d: stopping "
 						    "every pod", sigs[k]);
 						shutting_down = 1;
@@ -1209,7 +1284,7 @@ supervise_main(const struct vzopts *opts, const char *onespec)
 				fifo_read(pref[i].c, &pref[i].c->err, 1);
 			else if (pref[i].kind == 2 &&
 			    pref[i].c->pidfd == pfd[i].fd)
-				ctr_exited(pref[i].c, -1);
+				ctr_exited(pref[i].c, adopted_status(pref[i].c));
 		}
 		if (got_chld)
 			reap();

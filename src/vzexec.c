@@ -278,6 +278,7 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof o);
 	o.root = VZ_DEFAULT_ROOT;
+	o.argv = argv;
 	o.backoff_base_ms = 10000;
 	o.wait_s = -1;
 	if (argc < 2)

@@ -17,7 +17,7 @@
 
 struct buf;
 
-#define VZEXEC_VERSION		"0.5.0"
+#define VZEXEC_VERSION		"0.6.0"
 #define VZ_DEFAULT_ROOT		"/var/lib/vz"
 /* A pod instance name: a label, or a label + ".next" (the new version
  * of a pod started beside the old one during a side-by-side update). */
@@ -44,6 +44,7 @@ struct vzopts {
 	int		 foreground_pod; /* `run`: stop when the pod is done */
 	int		 wait_s;	/* --wait / --timeout seconds; -1 none */
 	int		 gone;		/* wait --gone */
+	char *const	*argv;		/* main's: supervise re-executes it */
 };
 
 /* ---- spec.c: pods/<pod>.json ---- */

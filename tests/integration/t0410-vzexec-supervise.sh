@@ -1,7 +1,8 @@
 #!/bin/sh
 # t0410-vzexec-supervise: the resident supervisor with real namespaces and
 # cgroups: syslog, OOM kill and growing back-off, restartPolicy Never,
-# bad specs, SIGHUP add/remove/change, kill -9 and re-adoption, SIGTERM.
+# bad specs, SIGHUP add/remove/change, kill -9 and re-adoption, SIGUSR2
+# (the binary on disk run in place), SIGTERM.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/integration/vzexec-lib.sh"
 
@@ -12,6 +13,7 @@ LOG=$TEST_TMP/syslog.txt
 start_syslog "$TEST_TMP/log.sock" "$LOG" || skip_all "cannot start the syslog listener"
 
 count_is() { [ "$(count "$1")" -eq "$2" ]; }
+late_pid_not() { p=$(ctr_field "$VZROOT" late c pid) && [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$1" ]; }
 restarts_ge() { [ "$(ctr_field "$VZROOT" "$1" "$2" restarts)" -ge "$3" ]; }
 
 spec() {	# spec NAME POLICY CONTAINERS-JSON [EXTRA]
@@ -180,12 +182,53 @@ test_expect_success 'reload with no supervisor fails' '
 	! "$VZEXEC" reload --root "$TEST_TMP/nowhere" 2>/dev/null
 '
 
+# An upgrade: the supervisor runs from a copy, the copy is replaced (a new
+# inode, as newnode installs it), and SIGUSR2 makes the same process run it.
+test_expect_success 'SIGUSR2: the vzexec on disk in place, same pid, pods kept' '
+	mkdir -p bin && cp "$VZEXEC" bin/vzexec &&
+	kill -9 "$(cat "$VZROOT/run/supervise.pid")" && sleep 0.3 &&
+	rm "$VZROOT/run/supervise.pid" &&
+	VZEXEC=$PWD/bin/vzexec start_supervisor "$VZROOT" --backoff-base-ms 200 &&
+	sup=$(cat "$VZROOT/run/supervise.pid") &&
+	wait_until 20 field_is "$VZROOT" web app state running &&
+	webpid=$(ctr_field "$VZROOT" web app pid) &&
+	spec late Always "[$(sh_ctr c "exec sleep 8800$M")]" &&
+	"$VZEXEC" reload --root "$VZROOT" &&
+	wait_until 20 field_is "$VZROOT" late c state running &&
+	latepid=$(ctr_field "$VZROOT" late c pid) &&
+	{ cat "$VZEXEC"; echo "# t0410 upgrade"; } >bin/vzexec.new &&
+	chmod 755 bin/vzexec.new && mv bin/vzexec.new bin/vzexec &&
+	! [ /proc/$sup/exe -ef bin/vzexec ] &&
+	kill -USR2 "$sup" &&
+	wait_until 20 test /proc/$sup/exe -ef bin/vzexec &&
+	wait_until 20 grep -q "SIGUSR2: re-executing $PWD/bin/vzexec" "$LOG" &&
+	wait_until 20 grep -q "web/app: re-adopted running pid $webpid" "$LOG" &&
+	[ "$(cat "$VZROOT/run/supervise.pid")" = "$sup" ] &&
+	wait_until 20 grep -q "late/c: re-adopted running pid $latepid" "$LOG" &&
+	[ "$(ctr_field "$VZROOT" web app pid)" = "$webpid" ] &&
+	[ "$(ctr_field "$VZROOT" late c pid)" = "$latepid" ] &&
+	count_is "sleep 1000$M" 1 && count_is "sleep 6000$M" 1 &&
+	count_is "sleep 8800$M" 1
+'
+
+# a container it started is still its child: a crash is reaped with its
+# code, not "code unknown" as after a supervisor that was killed
+test_expect_success 'after the re-exec a container exit keeps its code and restarts' '
+	latepid=$(ctr_field "$VZROOT" late c pid) &&
+	kill -9 "$latepid" &&
+	wait_until 20 grep -q "late/c: exited, code 137 (Error)" "$LOG" &&
+	wait_until 20 late_pid_not "$latepid" &&
+	wait_until 20 field_is "$VZROOT" late c state running &&
+	count_is "sleep 8800$M" 1 &&
+	[ "$(ctr_field "$VZROOT" late c lastExitCode)" = 137 ]
+'
+
 test_expect_success 'SIGTERM stops every container and the supervisor' '
 	sup=$(cat "$VZROOT/run/supervise.pid") &&
 	kill -TERM "$sup" &&
 	wait_until 30 sh -c "! kill -0 $sup 2>/dev/null" &&
 	count_is "sleep 1000$M" 0 && count_is "sleep 6000$M" 0 &&
-	count_is "sleep 7000$M" 0 &&
+	count_is "sleep 7000$M" 0 && count_is "sleep 8800$M" 0 &&
 	! test -f "$VZROOT/run/supervise.pid"
 '
 
