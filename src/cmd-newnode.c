@@ -943,6 +943,8 @@ static const char systemd_unit[] =
 "[Service]\n"
 "ExecStartPre=-/bin/sh -c '" BOOT_CHECK "'\n"
 "ExecStart=/usr/local/sbin/vzexec supervise\n"
+"# the vzexec on disk, in place: the pods keep running\n"
+"ExecReload=/bin/kill -USR2 $MAINPID\n"
 "Restart=always\n"
 "RestartSec=2\n"
 "# containers outlive a supervisor restart; it re-adopts them\n"
@@ -1010,13 +1012,57 @@ supervisor_pid(struct newnode *n, const char *tenths, int old_pid)
 	return pid;
 }
 
+/*
+ * A new vzexec on disk, the old supervisor $1 running: SIGUSR2 makes a
+ * supervisor of 0.6 or later execve the new binary in place, pods kept
+ * running; an older one dies of it, as of a crash, and init starts the new
+ * one, which re-adopts the pods.  Prints the pid of the supervisor that
+ * runs the binary on disk, waiting up to $2 tenths of a second.
+ */
+static const char upgrade_script[] =
+"kill -USR2 \"$1\" || exit 1\n"
+"i=0\n"
+"while :; do\n"
+"  p=$(cat " VZ_ROOT "/run/supervise.pid 2>/dev/null) || p=\n"
+"  if [ -n \"$p\" ] && [ /proc/$p/exe -ef " VZEXEC_REMOTE " ]; then\n"
+"    c=$(tr '\\000' ' ' <\"/proc/$p/cmdline\" 2>/dev/null) &&\n"
+"    case \"$c\" in *vzexec\\ supervise*) echo \"$p\"; exit 0;; esac\n"
+"  fi\n"
+"  [ $i -lt \"$2\" ] || exit 1\n"
+"  sleep 0.1; i=$((i+1))\n"
+"done\n";
+
+static int
+supervisor_upgrade(struct newnode *n, int old_pid)
+{
+	char old[16];
+	const char *args[] = { old, "150", NULL };
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	int pid = 0;
+
+	snprintf(old, sizeof old, "%d", old_pid);
+	if (run_script(n, upgrade_script, args, NULL, &out, &err) == 0)
+		pid = (int)strtol(out.data, NULL, 10);
+	if (pid <= 0) {
+		vz_error("%s: no 'vzexec supervise' runs the new %s 15 s after "
+		    "SIGUSR2 to pid %d%s%.*s", n->name, VZEXEC_REMOTE, old_pid,
+		    err.len > 0 ? ": " : "", err.len > 0 ?
+		    (int)strcspn(err.data, "\n") : 0, err.len > 0 ? err.data :
+		    "");
+		pid = 0;
+	}
+	buf_release(&out);
+	buf_release(&err);
+	return pid;
+}
+
 static int
 step_init(struct newnode *n, int binary_changed)
 {
 	struct buf err = BUF_INIT, out = BUF_INIT;
 	char result[32] = "unchanged";
 	const char *what = NULL;
-	int rc = -1, was_running, pid, old_pid, restarted;
+	int rc = -1, was_running, pid, old_pid;
 
 	old_pid = supervisor_pid(n, "0", 0);
 	was_running = old_pid > 0;
@@ -1031,12 +1077,9 @@ step_init(struct newnode *n, int binary_changed)
 		    "r=unchanged\n"
 		    "systemctl is-enabled -q vzexec.service 2>/dev/null ||"
 		    " { systemctl enable -q vzexec.service; r=enabled; }\n"
-		    "if [ \"$2\" = 1 ]; then systemctl restart vzexec.service;"
-		    " r=restarted; fi\n"
 		    "systemctl is-active -q vzexec.service ||"
 		    " { systemctl start vzexec.service; r=started; }\n"
-		    "echo $r\n", (const char *[]){ result,
-		    binary_changed && was_running ? "1" : "0", NULL }, NULL,
+		    "echo $r\n", (const char *[]){ result, NULL }, NULL,
 		    &out, &err) != 0)
 			goto fail;
 		break;
@@ -1061,16 +1104,6 @@ step_init(struct newnode *n, int binary_changed)
 		snprintf(result, sizeof result, "%.*s",
 		    (int)strcspn(out.data, "\n"), out.data);
 		buf_reset(&out);
-		if (binary_changed && was_running &&
-		    strcmp(result, "unchanged") == 0) {
-			/* init respawns it with the new binary */
-			char p[16];
-
-			snprintf(p, sizeof p, "%d", old_pid);
-			(void)run_script(n, "kill \"$1\"",
-			    (const char *[]){ p, NULL }, NULL, NULL, NULL);
-			snprintf(result, sizeof result, "restarted");
-		}
 		break;
 	case INIT_OPENRC:
 		what = "/etc/init.d/vzexec";
@@ -1080,20 +1113,28 @@ step_init(struct newnode *n, int binary_changed)
 		if (run_script(n, "set -e; r=unchanged\n"
 		    "rc-update show default 2>/dev/null | grep -qw vzexec ||"
 		    " { rc-update add vzexec default >/dev/null; r=enabled; }\n"
-		    "if [ \"$1\" = 1 ]; then rc-service vzexec restart"
-		    " >/dev/null; r=restarted;\n"
-		    "elif ! rc-service vzexec status >/dev/null 2>&1; then"
+		    "if ! rc-service vzexec status >/dev/null 2>&1; then"
 		    " rc-service vzexec start >/dev/null; r=started; fi\n"
-		    "echo $r\n", (const char *[]){ binary_changed &&
-		    was_running ? "1" : "0", NULL }, NULL, &out, &err) != 0)
+		    "echo $r\n", (const char *[]){ NULL }, NULL, &out,
+		    &err) != 0)
 			goto fail;
 		break;
 	}
 	if (out.len > 0 && strncmp(out.data, "unchanged", 9) != 0)
 		snprintf(result, sizeof result, "%.*s",
 		    (int)strcspn(out.data, "\n"), out.data);
-	restarted = was_running && strcmp(result, "restarted") == 0;
-	if ((pid = supervisor_pid(n, "100", restarted ? old_pid : 0)) == 0) {
+	if (binary_changed && was_running) {
+		if ((pid = supervisor_upgrade(n, old_pid)) == 0)
+			goto out;
+		snprintf(result, sizeof result, "restarted");
+		step_add(n, "init", result, "%s: %s, supervise pid %d %s",
+		    init_names[n->init], what, pid, pid == old_pid ?
+		    "re-executed in place, pods kept running" :
+		    "started again by init, pods re-adopted");
+		rc = 0;
+		goto out;
+	}
+	if ((pid = supervisor_pid(n, "100", 0)) == 0) {
 		vz_error("%s: 'vzexec supervise' is not running after "
 		    "registering it with %s (%s)", n->name,
 		    init_names[n->init], what);

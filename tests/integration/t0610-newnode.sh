@@ -223,4 +223,17 @@ test_expect_success '--replace-host-key accepts the new key, then all is well' '
 	"$TOOL" -K "$KH" -l $U exec $IP3 true
 '
 
+# newnode is how a node gets a new vzexec: the supervisor runs it in its own
+# process (SIGUSR2), so inittab's respawn never sees it go
+test_expect_success 'a new vzexec: run in place by the same supervisor process' '
+	{ cat "$VZEXEC"; echo "# t0610 upgrade"; } >vzexec.new && chmod 755 vzexec.new &&
+	p=$(supervise_pid n1) &&
+	VZEXEC=$PWD/vzexec.new nn --vendor acme $IP1 2>o && cat o &&
+	grep -q "^node-[0-9-]*: vzexec  *created" o &&
+	grep -q "init  *restarted: sysv: .*, supervise pid $p re-executed in place" o &&
+	test "$(supervise_pid n1)" = "$p" &&
+	fv exec n1 test /proc/$p/exe -ef /usr/local/sbin/vzexec &&
+	fv exec n1 cmp /usr/local/sbin/vzexec /dev/stdin <vzexec.new
+'
+
 test_done
