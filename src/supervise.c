@@ -1115,29 +1115,51 @@ any_stopping(void)
  * SIGUSR2: become the vzexec on disk (an upgrade), pods untouched.  Every
  * signal is blocked across the execve: the new image unblocks them once its
  * handlers are in place, and what came meanwhile is delivered then (a
- * SIGHUP of spec-put would otherwise end the process).  Returns only when
- * the execve failed; this image then goes on.
+ * SIGHUP of spec-put would otherwise end the process).  What the self-pipe
+ * still holds would be lost with it: a SIGHUP or SIGCHLD does not matter
+ * (the new image reads every spec and waits for its children), a SIGTERM
+ * does, and then there is no execve.  Returns when there was none; this
+ * image then goes on.
  */
 static void
 reexec(void)
 {
 	sigset_t all, old;
 	const char *self = O->argv != NULL ? O->argv[0] : NULL;
-	int e;
+	unsigned char sigs[32];
+	ssize_t r, k;
+	int e, stop = 0;
 
 	if (self == NULL || self[0] != '/') {
 		vzlog(1, "SIGUSR2: cannot re-execute: started as '%s', not by "
 		    "its full path", self != NULL ? self : "");
 		return;
 	}
-	vzlog(0, "SIGUSR2: re-executing %s, the pods keep running", self);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
+	while ((r = read(sigpipe_fd[0], sigs, sizeof sigs)) > 0)
+		for (k = 0; k < r; k++) {
+			if (sigs[k] == SIGTERM || sigs[k] == SIGINT)
+				stop = sigs[k];
+		}
+	if (stop) {
+		/* the loop's to handle, as if it had come after us */
+		unsigned char c = (unsigned char)stop;
+
+		if (write(sigpipe_fd[1], &c, 1) < 0) {
+			/* just drained: there is room */
+		}
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return;
+	}
+	vzlog(0, "SIGUSR2: re-executing %s, the pods keep running", self);
 	execv(self, O->argv);
 	e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	vzlog(1, "SIGUSR2: cannot re-execute %s: %s; going on as before", self,
 	    strerror(e));
+	/* it may have taken a SIGCHLD with it */
+	reap();
 }
 
 static int
@@ -1217,6 +1239,8 @@ supervise_main(const struct vzopts *opts, const char *onespec)
 		vzlog(0, "supervisor %s starting, pid %d, cgroup %s",
 		    VZEXEC_VERSION, (int)getpid(), cgroup_mode_name(&cg));
 		load_specs(1);
+		/* children that ended while a predecessor re-executed */
+		reap();
 		kill_orphans();
 		firewall_restore();
 	}

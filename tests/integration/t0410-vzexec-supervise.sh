@@ -223,9 +223,10 @@ test_expect_success 'after the re-exec a container exit keeps its code and resta
 	[ "$(ctr_field "$VZROOT" late c lastExitCode)" = 137 ]
 '
 
-test_expect_success 'SIGTERM stops every container and the supervisor' '
+# an upgrade asked for just before: the stop is not lost with it
+test_expect_success 'SIGTERM (after a SIGUSR2) stops every container and the supervisor' '
 	sup=$(cat "$VZROOT/run/supervise.pid") &&
-	kill -TERM "$sup" &&
+	kill -USR2 "$sup" && kill -TERM "$sup" &&
 	wait_until 30 sh -c "! kill -0 $sup 2>/dev/null" &&
 	count_is "sleep 1000$M" 0 && count_is "sleep 6000$M" 0 &&
 	count_is "sleep 7000$M" 0 && count_is "sleep 8800$M" 0 &&
