@@ -298,9 +298,49 @@ test_expect_success 'kill stops solo everywhere' '
 	for n in n1 n2 n3; do ! pods_on $n | grep -q "^solo:"; done &&
 	for n in n1 n2 n3; do [ "$(count_procs $n "sleep 100000")" -eq 0 ]; done
 '
-test_expect_success 'a cron deploy does not bring it back' '
-	vz -q deploy --no-wait &&
-	for n in n1 n2 n3; do ! pods_on $n | grep -q "^solo:"; done
+# The line of scripts/cron/vzmaster.crontab, run as cron runs it: a bare
+# environment (no ssh-agent: the key in ~/.ssh), output through the real
+# logger(1) into a syslog socket of the test's.  A run with nothing to do
+# logs nothing; one that failed says so there.
+CRON_HOME=$TEST_TMP/cronhome
+mkdir -p "$CRON_HOME/.ssh" "$TEST_TMP/cronbin"
+cp "$TEST_TMP/id" "$CRON_HOME/.ssh/id_ed25519"
+ln -s "$C" "$CRON_HOME/mycloud"
+ln -s "$VZMASTER" "$TEST_TMP/cronbin/vzmaster"
+printf '#!/bin/sh\nexec %s -u %s "$@"\n' "$(command -v logger)" "$TEST_TMP/cron.sock" \
+    >"$TEST_TMP/cronbin/logger"
+chmod 755 "$TEST_TMP/cronbin/logger"
+python3 "$top_srcdir/tests/integration/syslog-listen.py" "$TEST_TMP/cron.sock" \
+    "$TEST_TMP/cron.log" &
+test_at_exit "kill $! 2>/dev/null"
+cron_line() {
+	env -i HOME="$CRON_HOME" LOGNAME=root SHELL=/bin/sh \
+	    PATH="$TEST_TMP/cronbin:/usr/bin:/bin" /bin/sh -c \
+	    "$(grep -v "^#" "$top_srcdir/scripts/cron/vzmaster.crontab" | grep . |
+	    sed "s/^\([^ ]* \)\{5\}//")"
+}
+# the holders of the runs before go first: this run logs in by itself
+holders_stop() {
+	for s in "$C"/.vzmaster/cm/*; do
+		p=$(ss -xlpn 2>/dev/null | awk -v p="$s" '$5 == p' |
+		    sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
+		[ -z "$p" ] || kill "$p" 2>/dev/null
+	done
+	sleep 0.5
+}
+test_expect_success 'the crontab line, as cron runs it, does not bring it back' '
+	for i in 1 2 3 4 5 6 7 8 9 10; do test -S "$TEST_TMP/cron.sock" && break; sleep 0.2; done &&
+	holders_stop &&
+	cron_line && sleep 0.5 &&
+	for n in n1 n2 n3; do ! pods_on $n | grep -q "^solo:"; done &&
+	! test -s "$TEST_TMP/cron.log"
+'
+test_expect_success 'a failing cron run reaches syslog, tagged vzmaster' '
+	printf "kind: Pod\nmetadata: [\n" >"$C/pods/broken.yaml" &&
+	cron_line; sleep 0.5
+	rm -f "$C/pods/broken.yaml"
+	cat "$TEST_TMP/cron.log" &&
+	grep -q " vzmaster: .*pods/broken.yaml:[0-9]*:[0-9]*" "$TEST_TMP/cron.log"
 '
 test_expect_success 'naming it in deploy does' '
 	vz -q deploy solo &&
