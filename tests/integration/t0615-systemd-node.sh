@@ -8,68 +8,10 @@
 # step checks the node itself (systemctl, /proc, cgroups, the journal).
 . "$top_srcdir/tests/lib.sh"
 need_root
-[ -n "${FAKEVPS:-}" ] || FAKEVPS="$top_srcdir/tests/fakevps/fakevps"
-[ -x "$VZEXEC" ] || skip_all "vzexec not built"
-command -v systemd-nspawn >/dev/null 2>&1 ||
-	skip_all "needs systemd-nspawn (Debian package systemd-container)"
-
-export FAKEVPS_DIR="$TEST_TMP/nodes"
-C="$TEST_TMP/cloud"
-test_at_exit '"$FAKEVPS" down >/dev/null 2>&1; [ -n "${SSH_AGENT_PID:-}" ] && kill "$SSH_AGENT_PID" 2>/dev/null'
-
-vz() { "$VZMASTER" -C "$C" "$@"; }
-on() { local node=$1; shift; "$FAKEVPS" exec "$node" "$@"; }
-until_true() {
-	local n=$(($1 * 5)); shift
-	while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.2; n=$((n - 1)); done
-	return 1
-}
-# pods_on NODE: "pod:state" lines from the node's own vzexec status
-pods_on() {
-	on "$1" /usr/local/sbin/vzexec status | python3 -c '
-import json, sys
-for p in json.load(sys.stdin)["pods"]:
-    print("%s:%s" % (p["name"], ",".join(c["state"] for c in p["containers"])))'
-}
-supervise_pid() { on "$1" pgrep -xf '/usr/local/sbin/vzexec supervise'; }
-httpd_pid() { on "$1" pgrep -f 'httpd -f -p 8091'; }
+INIT=systemd PORT=8091 MEM=48
+. "$top_srcdir/tests/integration/initnode-lib.sh"
 main_pid() { on "$1" systemctl show -p MainPID --value vzexec.service; }
-pid_changed() { local p; p=$(supervise_pid "$1") && [ -n "$p" ] && [ "$p" != "$2" ]; }
-serves() { curl -sf --max-time 2 "http://$("$FAKEVPS" ip "$1"):8091/" | grep -qx v1; }
-
-mkdir -p "$C/pods" "$C/images/v1/bin" "$C/images/v1/www" "$C/images/v1/etc"
-cp /bin/busybox "$C/images/v1/bin/busybox"
-ln -s busybox "$C/images/v1/bin/sh"
-echo 'root:x:0:0:root:/root:/bin/sh' >"$C/images/v1/etc/passwd"
-echo v1 >"$C/images/v1/www/index.html"
-cat >"$C/pods/web.yaml" <<'YAML'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-      - name: httpd
-        image: dir:../images/v1
-        command: [/bin/sh, -c, 'echo "hello from web"; exec /bin/busybox httpd -f -p 8091 -h /www']
-        ports: [{containerPort: 8091, hostPort: 8091}]
-        resources:
-          limits: {memory: 48Mi}
-        readinessProbe:
-          httpGet: {path: /, port: 8091}
-          periodSeconds: 1
-YAML
-
-"$FAKEVPS" up --init systemd s1 s2 >"$TEST_TMP/up.log" 2>&1 ||
-	skip_all "systemd fake VPSes did not start: $(tail -n 3 "$TEST_TMP/up.log")"
-ssh-keygen -q -t ed25519 -N '' -f "$TEST_TMP/id" </dev/null
-eval "$(ssh-agent -s)" >/dev/null
-ssh-add -q "$TEST_TMP/id"
+initnode_setup s1 s2
 
 test_expect_success 'the nodes boot systemd as PID 1, sshd started by it' '
 	for n in s1 s2; do
@@ -113,10 +55,7 @@ test_expect_success 'deploy: one replica per node, served, in the unit and its m
 		# systemd tracks units on the v2 hierarchy (the "0::" line)
 		grep -q "^0::.*/system.slice/vzexec.service\$" $n.cg &&
 		grep -q "^[0-9]*:memory:.*/web.httpd\$" $n.cg || { cat $n.cg; exit 1; }
-		on $n sh -c "cat /sys/fs/cgroup/memory/vz-*/web.httpd/cgroup.procs" >$n.procs &&
-		grep -qx "$p" $n.procs &&
-		on $n sh -c "cat /sys/fs/cgroup/memory/vz-*/web.httpd/memory.limit_in_bytes" >$n.lim &&
-		test "$(cat $n.lim)" = 50331648 || { cat $n.procs $n.lim; exit 1; }
+		in_memory_limit $n $p 50331648 || exit 1
 	done
 '
 
@@ -136,14 +75,13 @@ test_expect_success 'a crash reboot: systemd starts vzexec at boot, the pod come
 	test "$(on s1 cat /proc/1/comm)" = systemd &&
 	on s1 systemctl is-active -q vzexec.service &&
 	pods_on s1 | grep -qx "web:running" &&
-	vz --json deploy >again.json &&
-	python3 -c "import json; r = json.load(open(\"again.json\")); assert r[\"results\"] == [], r[\"results\"]"
+	deploy_noop
 '
 
 # a new vzexec: the same program with bytes appended, so its digest differs;
 # the supervisor runs it in its own process (SIGUSR2), systemd sees no stop
 test_expect_success 'newnode with a new vzexec: the supervisor runs it in place, the pod keeps running' '
-	{ cat "$VZEXEC"; printf "\n# t0615 upgrade\n"; } >vzexec.new && chmod 755 vzexec.new &&
+	new_vzexec vzexec.new &&
 	old=$(supervise_pid s1) && pod=$(httpd_pid s1) &&
 	VZMASTER_PASSWORD=$("$FAKEVPS" password s1) VZEXEC=$PWD/vzexec.new \
 	    vz newnode --name s1 --user vz "$("$FAKEVPS" ip s1)" 2>o && cat o &&
@@ -155,8 +93,7 @@ test_expect_success 'newnode with a new vzexec: the supervisor runs it in place,
 	on s1 systemctl is-active -q vzexec.service &&
 	{ test "$(httpd_pid s1)" = "$pod" || { echo "pod $pod now $(httpd_pid s1)"; exit 1; }; } &&
 	serves s1 &&
-	vz --json deploy >again.json &&
-	python3 -c "import json; r = json.load(open(\"again.json\")); assert r[\"results\"] == [], r[\"results\"]"
+	deploy_noop
 '
 
 test_expect_success '--harden reloads sshd through systemctl: passwords refused' '

@@ -8,34 +8,9 @@
 # rc-service, and when that fails puts sshd_config back as it was.
 . "$top_srcdir/tests/lib.sh"
 need_root
-[ -n "${FAKEVPS:-}" ] || FAKEVPS="$top_srcdir/tests/fakevps/fakevps"
-[ -x "$VZEXEC" ] || skip_all "vzexec not built"
-command -v systemd-nspawn >/dev/null 2>&1 ||
-	skip_all "needs systemd-nspawn (Debian package systemd-container)"
-
+INIT=openrc PORT=8092 MEM=40
+. "$top_srcdir/tests/integration/initnode-lib.sh"
 TOOL="$top_builddir/tests/helpers/test-ssh-tool"
-export FAKEVPS_DIR="$TEST_TMP/nodes"
-C="$TEST_TMP/cloud"
-test_at_exit '"$FAKEVPS" down >/dev/null 2>&1; [ -n "${SSH_AGENT_PID:-}" ] && kill "$SSH_AGENT_PID" 2>/dev/null'
-
-vz() { "$VZMASTER" -C "$C" "$@"; }
-on() { local node=$1; shift; "$FAKEVPS" exec "$node" "$@"; }
-ip_of() { "$FAKEVPS" ip "$1"; }
-until_true() {
-	local n=$(($1 * 5)); shift
-	while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.2; n=$((n - 1)); done
-	return 1
-}
-pods_on() {
-	on "$1" /usr/local/sbin/vzexec status | python3 -c '
-import json, sys
-for p in json.load(sys.stdin)["pods"]:
-    print("%s:%s" % (p["name"], ",".join(c["state"] for c in p["containers"])))'
-}
-supervise_pid() { on "$1" pgrep -xf '/usr/local/sbin/vzexec supervise'; }
-httpd_pid() { on "$1" pgrep -f 'httpd -f -p 8092'; }
-pid_changed() { local p; p=$(supervise_pid "$1") && [ -n "$p" ] && [ "$p" != "$2" ]; }
-serves() { curl -sf --max-time 2 "http://$(ip_of "$1"):8092/" | grep -qx v1; }
 # the supervisor's parent is OpenRC's supervise-daemon for vzexec
 under_supervise_daemon() {
 	local p pp
@@ -47,40 +22,7 @@ nn() {	# nn NODE [ARGS]: newnode by root password
 	VZMASTER_PASSWORD=$("$FAKEVPS" password "$node") VZEXEC="${NEW_VZEXEC:-$VZEXEC}" \
 	    vz newnode --name "$node" --user vz "$@" "$(ip_of "$node")"
 }
-
-mkdir -p "$C/pods" "$C/images/v1/bin" "$C/images/v1/www" "$C/images/v1/etc"
-cp /bin/busybox "$C/images/v1/bin/busybox"
-ln -s busybox "$C/images/v1/bin/sh"
-echo 'root:x:0:0:root:/root:/bin/sh' >"$C/images/v1/etc/passwd"
-echo v1 >"$C/images/v1/www/index.html"
-cat >"$C/pods/web.yaml" <<'YAML'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-      - name: httpd
-        image: dir:../images/v1
-        command: [/bin/sh, -c, 'echo "hello from web"; exec /bin/busybox httpd -f -p 8092 -h /www']
-        ports: [{containerPort: 8092, hostPort: 8092}]
-        resources:
-          limits: {memory: 40Mi}
-        readinessProbe:
-          httpGet: {path: /, port: 8092}
-          periodSeconds: 1
-YAML
-
-"$FAKEVPS" up --init openrc o1 o2 >"$TEST_TMP/up.log" 2>&1 ||
-	skip_all "OpenRC fake VPSes did not start: $(tail -n 3 "$TEST_TMP/up.log")"
-ssh-keygen -q -t ed25519 -N '' -f "$TEST_TMP/id" </dev/null
-eval "$(ssh-agent -s)" >/dev/null
-ssh-add -q "$TEST_TMP/id"
+initnode_setup o1 o2
 
 test_expect_success 'the nodes boot sysvinit running OpenRC, ssh started by it' '
 	for n in o1 o2; do
@@ -113,10 +55,7 @@ test_expect_success 'deploy: one replica per node, served, under its memory limi
 		pods_on $n >$n.pods && grep -qx "web:running" $n.pods || { cat $n.pods; exit 1; }
 		until_true 10 serves $n || exit 1
 		p=$(httpd_pid $n) && test -n "$p" || exit 1
-		on $n sh -c "cat /sys/fs/cgroup/memory/vz-*/web.httpd/cgroup.procs" >$n.procs &&
-		grep -qx "$p" $n.procs &&
-		on $n sh -c "cat /sys/fs/cgroup/memory/vz-*/web.httpd/memory.limit_in_bytes" >$n.lim &&
-		test "$(cat $n.lim)" = 41943040 || { cat $n.procs $n.lim; exit 1; }
+		in_memory_limit $n $p 41943040 || exit 1
 	done
 '
 
@@ -131,12 +70,11 @@ test_expect_success 'a crash reboot: OpenRC starts vzexec at boot, the pod comes
 	on o1 rc-service vzexec status >/dev/null &&
 	under_supervise_daemon o1 &&
 	pods_on o1 | grep -qx "web:running" &&
-	vz --json deploy >again.json &&
-	python3 -c "import json; r = json.load(open(\"again.json\")); assert r[\"results\"] == [], r[\"results\"]"
+	deploy_noop
 '
 
 test_expect_success 'newnode with a new vzexec: run in place, supervise-daemon sees no restart' '
-	{ cat "$VZEXEC"; printf "\n# t0616 upgrade\n"; } >vzexec.new && chmod 755 vzexec.new &&
+	new_vzexec vzexec.new &&
 	old=$(supervise_pid o1) && pod=$(httpd_pid o1) &&
 	NEW_VZEXEC=$PWD/vzexec.new nn o1 2>o && cat o &&
 	grep -q "^o1: init  *restarted: .* re-executed in place, pods kept running" o &&
