@@ -750,24 +750,8 @@ do_stop(struct apply *a, struct cnode *n, const struct plan_action *act)
 static int
 node_too_old(const struct cnode *n, char *err, size_t errlen)
 {
-	const struct inv_host *h = n->host;
-	char port[32] = "", user[96] = "";
-
-	if (node_version_cmp(n->st.vzexec_version,
-	    VZEXEC_NODE_MIN_VERSION) >= 0)
-		return 0;
-	/* newnode's argument is the address; name, user and port are
-	   options it would otherwise take from its defaults */
-	if (h->port != 22)
-		snprintf(port, sizeof port, " --port %d", h->port);
-	if (h->user != NULL)
-		snprintf(user, sizeof user, " --user %s", h->user);
-	snprintf(err, errlen, "%s: its vzexec (%s) is older than %s, which "
-	    "this vzmaster needs: run 'vzmaster newnode --name %s%s%s %s' "
-	    "again to upgrade it", h->name, n->st.vzexec_version ?
-	    n->st.vzexec_version : "unknown version", VZEXEC_NODE_MIN_VERSION,
-	    h->name, user, port, h->address);
-	return 1;
+	return cnode_too_old(n, VZEXEC_NODE_MIN_VERSION, "this vzmaster", err,
+	    errlen);
 }
 
 /* The node's connection is the staging thread's until its push is done. */

@@ -260,6 +260,57 @@ cnode_vzexec_fed(struct cnode *n, const char *const *args, const char *in,
 }
 
 int
+cnode_too_old(const struct cnode *n, const char *min, const char *who,
+    char *err, size_t errlen)
+{
+	const struct inv_host *h = n->host;
+	char port[32] = "", user[96] = "";
+
+	if (node_version_cmp(n->st.vzexec_version, min) >= 0)
+		return 0;
+	/* newnode's argument is the address; name, user and port are
+	   options it would otherwise take from its defaults */
+	if (h->port != 22)
+		snprintf(port, sizeof port, " --port %d", h->port);
+	if (h->user != NULL)
+		snprintf(user, sizeof user, " --user %s", h->user);
+	snprintf(err, errlen, "%s: its vzexec (%s) is older than %s, which "
+	    "%s needs: run 'vzmaster newnode --name %s%s%s %s' again to "
+	    "upgrade it", h->name, n->st.vzexec_version ?
+	    n->st.vzexec_version : "unknown version", min, who, h->name, user,
+	    port, h->address);
+	return 1;
+}
+
+int
+cnode_vzexec_stream(struct cnode *n, const char *const *args,
+    void (*on_output)(void *, const char *, size_t), void *arg,
+    const volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	const char *argv[32];
+	struct vz_ssh_cmd cmd;
+	int rc, status;
+
+	if (n->ssh == NULL) {
+		snprintf(err, errlen, "%s: not connected", n->host->name);
+		return -1;
+	}
+	vzexec_argv(argv, args);
+	vz_ssh_cmd_init(&cmd, argv);
+	cmd.on_output = on_output;
+	cmd.output_arg = arg;
+	cmd.stop = stop;
+	rc = vz_ssh_exec(n->ssh, &cmd);
+	if (rc == VZ_SSH_OK && cmd.status == -1 && cmd.signal[0] == '\0' &&
+	    stop != NULL && *stop) {
+		vz_ssh_cmd_release(&cmd);	/* stopped by the caller */
+		return 0;
+	}
+	return vzexec_result(n, &cmd, rc, args[0], NULL, &status, err,
+	    errlen);
+}
+
+int
 cnode_vzexec_start(struct cnode *n, struct cnode_exec *x,
     const char *const *args, const char *in, size_t inlen, int timeout_ms,
     char *err, size_t errlen)

@@ -8,6 +8,7 @@
 #ifndef VZ_CLUSTER_H
 #define VZ_CLUSTER_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -102,6 +103,20 @@ int	 cnode_vzexec_start(struct cnode *, struct cnode_exec *x,
 	     int timeout_ms, char *err, size_t errlen);
 int	 cnode_vzexec_finish(struct cnode *, struct cnode_exec *x,
 	     struct buf *out, int *status, char *err, size_t errlen);
+/*
+ * Whether the node's vzexec is older than min: 1 with err saying so and
+ * how to upgrade (`newnode` again), "... which WHO needs".
+ */
+int	 cnode_too_old(const struct cnode *, const char *min, const char *who,
+	     char *err, size_t errlen);
+/*
+ * Run `vzexec VERB ARGS...` streaming its stdout to on_output until it
+ * exits or *stop is set (vz_ssh_cmd.on_output), on a direct connection.
+ * 0 when it exited 0 or was stopped; else -1 with err as cnode_vzexec.
+ */
+int	 cnode_vzexec_stream(struct cnode *, const char *const *args,
+	     void (*on_output)(void *, const char *, size_t), void *arg,
+	     const volatile sig_atomic_t *stop, char *err, size_t errlen);
 /* Re-read the node's status into n->st.  0 or -1 with err. */
 int	 cnode_refresh(struct cnode *, char *err, size_t errlen);
 /* The same within timeout_ms (0: the connection's command timeout). */

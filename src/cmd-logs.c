@@ -4,11 +4,14 @@
  * every node is asked (`vzexec logs`, see nodelogs.c) in parallel and the
  * answers merged by time.
  *
- * -f: the SSH layer has no streaming exec, so each node has a thread that
- * asks again every LOGS_POLL_MS with --since the last second it printed;
- * the lines of that second already printed are skipped by count (a node
- * prints them in a stable order).  Lines therefore show up within about
- * two seconds.  Lines are printed whole under one mutex; SIGINT stops.
+ * -f: after that first answer each node has a thread that follows it
+ * with `vzexec logs -f --stop-on-eof`, streamed on a direct connection
+ * (vz_ssh_cmd.on_output), from the last second already printed; the
+ * lines of that second already printed are skipped by count (a node
+ * prints them in a stable order), so nothing between the two is lost or
+ * printed twice.  Lines are printed whole under one mutex as they come.
+ * SIGINT stops: the channels close, which ends the node's follower.
+ * A node whose vzexec predates --stop-on-eof is told to upgrade.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,7 +31,10 @@
 
 extern const struct cmd_entry cmd_logs_entry;
 
-#define LOGS_POLL_MS		2000
+/* a line of the node's stream longer than this is dropped */
+#define LOGS_LINE_MAX		(1024 * 1024)
+/* the first vzexec whose logs takes --stop-on-eof */
+#define LOGS_FOLLOW_MIN_VERSION	"0.7.0"
 #define LOGS_OPT_SINCE		0x1201
 #define LOGS_OPT_TIMESTAMPS	0x1202
 
@@ -46,6 +52,8 @@ struct logs_node {
 	size_t		 n, cap;
 	int64_t		 last;		/* -f: newest second seen */
 	size_t		 at_last;	/* lines of that second seen */
+	size_t		 skip;		/* of those, still to skip */
+	struct buf	 part;		/* -f: an unfinished line */
 	int		 failed;
 	pthread_t	 thr;
 };
@@ -136,33 +144,61 @@ node_clear(struct logs_node *ln)
 }
 
 /*
- * Ask the node once.  first: -n and --since as given; else everything
- * since ln->last, skipping the lines of that second already seen.
+ * One line from the node, kept unless -f printed it already: older than
+ * the newest second printed, or one of the at_last lines of that second
+ * (ln->skip counts those down).
  */
+static void
+take_line(struct logs_node *ln, size_t idx, const char *p, size_t len,
+    int first)
+{
+	char ctr[NL_NAME_MAX + 1];
+	const char *msg;
+	size_t msglen;
+	int64_t t;
+
+	if (parse_node_line(p, len, &t, ctr, sizeof ctr, &msg, &msglen) != 0)
+		return;
+	if (!first && t < ln->last)
+		return;
+	if (!first && t == ln->last && ln->skip > 0) {
+		ln->skip--;
+		return;
+	}
+	if (t > ln->last) {
+		ln->last = t;
+		ln->at_last = 0;
+		ln->skip = 0;
+	}
+	if (t == ln->last)
+		ln->at_last++;
+	node_add(ln, idx, t, ctr, msg, msglen);
+}
+
+/* Ask the node once, with -n and --since as given. */
 static int
-node_fetch(struct logs *lg, size_t idx, int first, char *err, size_t errlen)
+node_fetch(struct logs *lg, size_t idx, char *err, size_t errlen)
 {
 	struct logs_node *ln = &lg->nodes[idx];
 	const char *args[12];
-	char nbuf[32], sbuf[32], ctr[NL_NAME_MAX + 1];
+	char nbuf[32], sbuf[32];
 	struct buf out = BUF_INIT;
-	const char *p, *end, *nl, *msg;
-	size_t k = 0, msglen, skip = ln->at_last;
-	int64_t t, since = first ? lg->since : ln->last;
+	const char *p, *end, *nl;
+	size_t k = 0;
 	int status;
 
 	args[k++] = "logs";
 	args[k++] = "-n";
-	/* -f -n 0 still needs the node's newest line to poll from. */
-	if (first && lg->lines == 0 && lg->follow)
+	/* -f -n 0 still needs the node's newest line to follow from. */
+	if (lg->lines == 0 && lg->follow)
 		snprintf(nbuf, sizeof nbuf, "1");
-	else if (first && lg->lines >= 0)
+	else if (lg->lines >= 0)
 		snprintf(nbuf, sizeof nbuf, "%ld", lg->lines);
 	else
 		snprintf(nbuf, sizeof nbuf, "all");
 	args[k++] = nbuf;
-	if (since > 0) {
-		snprintf(sbuf, sizeof sbuf, "%lld", (long long)since);
+	if (lg->since > 0) {
+		snprintf(sbuf, sizeof sbuf, "%lld", (long long)lg->since);
 		args[k++] = "--since";
 		args[k++] = sbuf;
 	}
@@ -177,22 +213,7 @@ node_fetch(struct logs *lg, size_t idx, int first, char *err, size_t errlen)
 	for (p = out.data, end = out.data + out.len; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
-		if (parse_node_line(p, (size_t)(nl - p), &t, ctr, sizeof ctr,
-		    &msg, &msglen) != 0)
-			continue;
-		if (!first && t < ln->last)
-			continue;
-		if (!first && t == ln->last && skip > 0) {
-			skip--;
-			continue;
-		}
-		if (t > ln->last) {
-			ln->last = t;
-			ln->at_last = 0;
-		}
-		if (t == ln->last)
-			ln->at_last++;
-		node_add(ln, idx, t, ctr, msg, msglen);
+		take_line(ln, idx, p, (size_t)(nl - p), 1);
 	}
 	buf_release(&out);
 	return 0;
@@ -231,7 +252,7 @@ fetch_job(struct vz_fanout_job *job, void *arg)
 	struct logs *lg = arg;
 	size_t idx = (size_t)((struct logs_node *)job->arg - lg->nodes);
 
-	return node_fetch(lg, idx, 1, job->err, sizeof job->err) == 0 ? 0 : 1;
+	return node_fetch(lg, idx, job->err, sizeof job->err) == 0 ? 0 : 1;
 }
 
 static int
@@ -276,36 +297,71 @@ struct follow_arg {
 	size_t		 idx;
 };
 
+/* A piece of the node's stream: its whole lines, printed at once. */
+static void
+follow_output(void *arg, const char *data, size_t len)
+{
+	struct follow_arg *fa = arg;
+	struct logs *lg = fa->lg;
+	struct logs_node *ln = &lg->nodes[fa->idx];
+	const char *p, *end, *nl;
+	size_t i, left;
+
+	buf_add(&ln->part, data, len);
+	for (p = ln->part.data, end = p + ln->part.len;
+	    (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1)
+		take_line(ln, fa->idx, p, (size_t)(nl - p), 0);
+	left = (size_t)(end - p);
+	/* a node that never ends its line is not kept in memory */
+	if (left > LOGS_LINE_MAX)
+		left = 0;
+	memmove(ln->part.data, p, left);
+	ln->part.len = left;
+	if (ln->n == 0)
+		return;
+	pthread_mutex_lock(&lg->out_lock);
+	for (i = 0; i < ln->n; i++)
+		print_line(lg, &ln->v[i]);
+	fflush(stdout);
+	pthread_mutex_unlock(&lg->out_lock);
+	node_clear(ln);
+}
+
 static void *
 follow_run(void *arg)
 {
 	struct follow_arg *fa = arg;
 	struct logs *lg = fa->lg;
 	struct logs_node *ln = &lg->nodes[fa->idx];
-	char err[1024];
-	size_t i;
-	int ms;
+	const char *args[12];
+	char sbuf[32], err[1024];
+	size_t k = 0;
 
-	while (!logs_stop) {
-		for (ms = 0; ms < LOGS_POLL_MS && !logs_stop; ms += 100)
-			usleep(100 * 1000);
-		if (logs_stop)
-			break;
-		if (node_fetch(lg, fa->idx, 0, err, sizeof err) == -1) {
-			pthread_mutex_lock(&lg->out_lock);
-			vz_error("%s", err);
-			pthread_mutex_unlock(&lg->out_lock);
-			ln->failed = 1;
-			break;
-		}
-		if (ln->n == 0)
-			continue;
+	args[k++] = "logs";
+	args[k++] = "-n";
+	args[k++] = "all";
+	if (ln->last > 0) {
+		snprintf(sbuf, sizeof sbuf, "%lld", (long long)ln->last);
+		args[k++] = "--since";
+		args[k++] = sbuf;
+	}
+	args[k++] = "-f";
+	args[k++] = "--stop-on-eof";
+	args[k++] = "--";
+	args[k++] = lg->spec;
+	args[k] = NULL;
+	ln->skip = ln->at_last;
+	if (cnode_vzexec_stream(ln->cn, args, follow_output, fa, &logs_stop,
+	    err, sizeof err) == -1) {
 		pthread_mutex_lock(&lg->out_lock);
-		for (i = 0; i < ln->n; i++)
-			print_line(lg, &ln->v[i]);
-		fflush(stdout);
+		vz_error("%s", err);
 		pthread_mutex_unlock(&lg->out_lock);
-		node_clear(ln);
+		ln->failed = 1;
+	} else if (!logs_stop) {
+		pthread_mutex_lock(&lg->out_lock);
+		vz_error("%s: vzexec logs -f ended", ln->cn->host->name);
+		pthread_mutex_unlock(&lg->out_lock);
+		ln->failed = 1;
 	}
 	return NULL;
 }
@@ -331,7 +387,7 @@ logs_exec(struct vz_ctx *ctx, int argc, char **argv)
 	struct follow_arg *fas = NULL;
 	struct sigaction sa;
 	const char *limit = NULL, *identity = NULL;
-	char podbuf[2 * NL_NAME_MAX + 2], err[256], *slash, *end;
+	char podbuf[2 * NL_NAME_MAX + 2], err[1024], *slash, *end;
 	int opt, rc, follow = 0, connect_ms = 0, failed = 0, loaded = 0;
 	size_t i;
 	int64_t v;
@@ -419,6 +475,7 @@ logs_exec(struct vz_ctx *ctx, int argc, char **argv)
 	jobs = xcalloc(cl.nnodes, sizeof *jobs);
 	for (i = 0; i < cl.nnodes; i++) {
 		lg.nodes[i].cn = &cl.nodes[i];
+		buf_init(&lg.nodes[i].part);
 		/* A node without lines yet is polled from --since on, never
 		 * from the beginning. */
 		lg.nodes[i].last = lg.since;
@@ -467,6 +524,12 @@ logs_exec(struct vz_ctx *ctx, int argc, char **argv)
 		for (i = 0; i < cl.nnodes; i++) {
 			if (lg.nodes[i].failed)
 				continue;
+			if (cnode_too_old(&cl.nodes[i], LOGS_FOLLOW_MIN_VERSION,
+			    "'vzmaster logs -f'", err, sizeof err)) {
+				vz_error("%s", err);
+				lg.nodes[i].failed = failed = 1;
+				continue;
+			}
 			fas[i].lg = &lg;
 			fas[i].idx = i;
 			if (pthread_create(&lg.nodes[i].thr, NULL, follow_run,
@@ -491,6 +554,7 @@ out:
 	for (i = 0; i < lg.nnodes; i++) {
 		node_clear(&lg.nodes[i]);
 		free(lg.nodes[i].v);
+		buf_release(&lg.nodes[i].part);
 	}
 	free(lg.nodes);
 	free(jobs);
@@ -505,8 +569,8 @@ const struct cmd_entry cmd_logs_entry = {
 	.summary = "print a pod's container lines from every node",
 	.usage = "[-f] [-n N] [--since T] [-l LIMIT] [--json] POD[/CONTAINER]",
 	.help =
-	"  -f, --follow            keep printing new lines (polled every 2 s)\n"
-	"                          until interrupted\n"
+	"  -f, --follow            keep printing new lines as they come, until\n"
+	"                          interrupted\n"
 	"  -n, --lines N|all       the last N lines over all nodes (100)\n"
 	"      --since T           none older than T: 10m, 2h, 1d, an ISO date\n"
 	"                          or time, or unix seconds\n"

@@ -49,11 +49,13 @@ static const char *const nl_bindirs[] = {
 };
 
 static const char usage_text[] =
-"usage: vzexec logs [--root DIR] [-n N|all] [--since UNIXTIME] [-f]\n"
+"usage: vzexec logs [--root DIR] [-n N|all] [--since UNIXTIME]\n"
+"                   [-f [--stop-on-eof]]\n"
 "                   [--syslog-file PATH | --logread PATH] POD[/CONTAINER]\n"
 "Print the pod's container lines, oldest first, as\n"
 "\"TIME CONTAINER MESSAGE\" (TIME in UTC).  -n: the last N (100);\n"
-"--since: none older; -f: keep printing new lines until killed.\n"
+"--since: none older; -f: keep printing new lines until killed, or with\n"
+"--stop-on-eof until stdin ends (vzmaster keeps it open while it follows).\n"
 "--syslog-file: read only this syslog file (repeatable), not the journal,\n"
 "the system's syslog files or logread; --logread: only this logread.\n";
 
@@ -554,6 +556,7 @@ struct nl_run {
 	long		 lines;
 	int64_t		 since;		/* usec */
 	int		 follow;
+	int		 stop_on_eof;	/* -f ends with stdin */
 	time_t		 now;
 	enum nl_source	 src;
 	const char	*jbin, *lbin;	/* journalctl, logread */
@@ -1028,9 +1031,9 @@ follow(struct nl_run *r, char **ids, size_t nids)
 	struct buf nb = BUF_INIT, sb = BUF_INIT, cb = BUF_INIT, part = BUF_INIT;
 	char **argv = NULL, *lrargv[4], tmp[65536];
 	struct sigaction sa;
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	pid_t pid = -1;
-	int fd = -1;
+	int fd = -1, in = r->stop_on_eof ? STDIN_FILENO : -1;
 	size_t i;
 	ssize_t n;
 
@@ -1058,11 +1061,15 @@ follow(struct nl_run *r, char **ids, size_t nids)
 		fprintf(stderr, "vzexec: logs: cannot follow: %s\n",
 		    strerror(errno));
 	while (!nl_stop) {
-		if (fd != -1) {
-			pfd.fd = fd;
-			pfd.events = POLLIN;
-			pfd.revents = 0;
-			if (poll(&pfd, 1, NL_FOLLOW_MS) > 0) {
+		/* [0]: the journal's or logread's output; [1]: stdin, whose
+		   end (the master closed its channel) ends the follow even
+		   when nothing is printed that would hit a closed stdout */
+		pfd[0].fd = fd;
+		pfd[1].fd = in;
+		pfd[0].events = pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		if (poll(pfd, 2, NL_FOLLOW_MS) > 0) {
+			if (pfd[0].revents != 0) {
 				n = read(fd, tmp, sizeof tmp);
 				if (n <= 0) {
 					close(fd);
@@ -1073,9 +1080,10 @@ follow(struct nl_run *r, char **ids, size_t nids)
 					    &fn);
 				}
 			}
-		} else {
-			pfd.fd = -1;
-			(void)poll(NULL, 0, NL_FOLLOW_MS);
+			if (pfd[1].revents != 0 &&
+			    ((n = read(in, tmp, sizeof tmp)) == 0 || (n < 0 &&
+			    errno != EINTR && errno != EAGAIN)))
+				break;
 		}
 		scan_fallback(r, 0);
 		for (i = 0; i < r->nfiles; i++) {
@@ -1142,6 +1150,10 @@ nodelogs_main(int argc, char **argv)
 		}
 		if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
 			r.follow = 1;
+			continue;
+		}
+		if (strcmp(a, "--stop-on-eof") == 0) {
+			r.stop_on_eof = 1;
 			continue;
 		}
 		if (strcmp(a, "--") == 0) {

@@ -35,6 +35,7 @@
 #ifndef VZ_SSH_H
 #define VZ_SSH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,7 @@
 
 #define VZ_SSH_CONNECT_TIMEOUT_MS	5000
 #define VZ_SSH_MAX_OUTPUT		(16u * 1024 * 1024)
+#define VZ_SSH_STREAM_POLL_MS		250
 
 enum vz_hostkey_policy {
 	VZ_HOSTKEY_STRICT,	/* unknown host: refuse (every command but newnode) */
@@ -139,6 +141,19 @@ struct vz_ssh_cmd {
 	 * the end with done == total), directly or through a holder. */
 	void		(*progress)(void *arg, uint64_t done, uint64_t total);
 	void		*progress_arg;
+	/*
+	 * Streaming (logs -f), when on_output is set: stdout goes to it as
+	 * it comes, not to out; stdin stays open, so the command sees its
+	 * end only when the channel closes; no overall timeout.  The command
+	 * ends when it exits, or when *stop (if set; looked at at least
+	 * every VZ_SSH_STREAM_POLL_MS) becomes non-zero: the channel is then
+	 * closed and the result is VZ_SSH_OK with status -1 and no signal.
+	 * It always runs on a channel of a direct connection: a handle
+	 * served by a holder connects directly first.
+	 */
+	void		(*on_output)(void *arg, const char *data, size_t len);
+	void		*output_arg;
+	const volatile sig_atomic_t *stop;
 	/* out: valid when vz_ssh_exec returned VZ_SSH_OK */
 	struct buf	 out;
 	struct buf	 err;

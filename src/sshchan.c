@@ -15,7 +15,10 @@
  *
  * Both paths go through one pump: stdin (after a request header, for a
  * session), stdout and stderr moved together in non-blocking mode under
- * the command's deadline.
+ * the command's deadline.  A stream (vz_ssh_cmd.on_output: logs -f) is
+ * always an exec: its output goes out as it comes and its stdin stays
+ * open until the caller stops, so that closing the channel tells the
+ * command to end even when it has nothing to print.
  */
 #include "config.h"
 
@@ -43,6 +46,7 @@
 /* pump results besides VZ_SSH_* */
 #define PUMP_TIMEOUT		(-101)
 #define SVC_NONE		(-102)	/* no session on the node: exec */
+#define PUMP_STOPPED		(-103)	/* streaming: *c->stop was set */
 
 /* ---- commands ---- */
 
@@ -169,13 +173,20 @@ vz_ssh_exec(struct vz_ssh *h, struct vz_ssh_cmd *c)
 		seterr(h, "%s: a started command is still pending", h->name);
 		return VZ_SSH_FAILED;
 	}
+	if (h->mux_fd != -1 && c->on_output != NULL) {
+		/* a holder answers whole commands only: go direct */
+		logf_(h, 1, "%s: connecting directly to stream", h->name);
+		if ((opened = direct_connect(h)) != VZ_SSH_OK)
+			return opened;
+	}
 	if (h->mux_fd != -1)
 		return mux_exec(h, c);
 	if (!h->connected || h->dead) {
 		seterr(h, "%s: not connected", h->hostname);
 		return h->dead ? VZ_SSH_DEAD : VZ_SSH_FAILED;
 	}
-	return run_command(h, c, NULL, exec_timeout(h, c), -1, &opened);
+	return run_command(h, c, NULL, c->on_output != NULL ? 0 :
+	    exec_timeout(h, c), -1, &opened);
 }
 
 int
@@ -365,8 +376,10 @@ feed(struct vz_ssh *h, struct pump *p, int *want_in)
 			*want_in = 0;
 		}
 	}
-	/* a session's channel stays open for the next request */
-	if (!p->session && (p->in_done || stdin_sent(p))) {
+	/* a session's channel stays open for the next request; a stream's
+	   stdin, to tell the command when we are gone */
+	if (!p->session && c->on_output == NULL &&
+	    (p->in_done || stdin_sent(p))) {
 		r = libssh2_channel_send_eof(p->ch);
 		if (r != LIBSSH2_ERROR_EAGAIN)
 			p->eof_sent = 1;
@@ -385,9 +398,12 @@ pump_run(struct vz_ssh *h, struct pump *p, int64_t deadline)
 	struct vz_ssh_cmd *c = p->c;
 	char chunk[32768];
 	int progress, want_in, rc;
+	int64_t dl;
 	ssize_t n;
 
 	for (;;) {
+		if (c->stop != NULL && *c->stop)
+			return PUMP_STOPPED;
 		want_in = 0;
 		progress = feed(h, p, &want_in);
 		if (p->infd_lost)
@@ -399,6 +415,8 @@ pump_run(struct vz_ssh *h, struct pump *p, int64_t deadline)
 				buf_add(&p->frames, chunk, (size_t)n);
 				if ((rc = take_frames(h, p)) != 0)
 					return rc;
+			} else if (c->on_output != NULL) {
+				c->on_output(c->output_arg, chunk, (size_t)n);
 			} else {
 				if (too_much(h, p, &c->out, (size_t)n,
 				    "output"))
@@ -441,8 +459,13 @@ pump_run(struct vz_ssh *h, struct pump *p, int64_t deadline)
 			    p->side.data);
 			return VZ_SSH_FAILED;
 		}
-		if (!progress && wait_io(h, deadline, want_in ? p->infd : -1) ==
-		    -1)
+		if (progress)
+			continue;
+		/* a stream wakes up to look at *c->stop */
+		dl = c->on_output != NULL ? mono_ms() + VZ_SSH_STREAM_POLL_MS :
+		    deadline;
+		if (wait_io(h, dl, want_in ? p->infd : -1) == -1 &&
+		    c->on_output == NULL)
 			return PUMP_TIMEOUT;
 	}
 }
@@ -563,7 +586,15 @@ exec_session(struct vz_ssh *h, struct vz_ssh_cmd *c, const char *cmdline,
 	    VZ_SSH_OK)
 		goto out;
 	p.ch = ch;
-	if ((rc = pump_run(h, &p, deadline)) != VZ_SSH_OK)
+	if ((rc = pump_run(h, &p, deadline)) == PUMP_STOPPED) {
+		/* sshd closes the command's stdin: it sees its end */
+		logf_(h, 2, "%s: stopped streaming", h->name);
+		deadline = mono_ms() + 2000;
+		NB(h, libssh2_channel_close(ch), deadline, r);
+		rc = r == 0 ? VZ_SSH_OK : mark_dead(h, "closing a channel");
+		goto out;
+	}
+	if (rc != VZ_SSH_OK)
 		goto out;
 	NB(h, libssh2_channel_close(ch), deadline, r);
 	if (r == LIBSSH2_ERROR_EAGAIN) {
@@ -791,6 +822,7 @@ static int
 svc_wanted(const struct vz_ssh *h, const struct vz_ssh_cmd *c)
 {
 	return (c->flags & VZ_SSH_SERVICE) && !(c->flags & VZ_SSH_NOSUDO) &&
+	    c->on_output == NULL &&
 	    h->service != NULL && c->argv[0] != NULL && c->argv[1] != NULL &&
 	    strcmp(c->argv[0], h->service) == 0 && (h->svc != NULL ||
 	    h->svc_refused_at == 0 || mono_ms() - h->svc_refused_at >=

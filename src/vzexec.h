@@ -17,7 +17,7 @@
 
 struct buf;
 
-#define VZEXEC_VERSION		"0.6.0"
+#define VZEXEC_VERSION		"0.7.0"
 #define VZ_DEFAULT_ROOT		"/var/lib/vz"
 /* A pod instance name: a label, or a label + ".next" (the new version
  * of a pod started beside the old one during a side-by-side update). */

@@ -140,4 +140,26 @@ test_expect_success '-f follows appends, a rotation and the syslog file' '
 	test ! -s ferr
 '
 
+# --stop-on-eof: vzmaster keeps the follower's stdin open and closes its
+# channel to stop it; the follower must end then even with nothing to
+# print (a write to the closed stdout would end it only at the next line).
+# Without the option, the end of stdin changes nothing (ssh -n, cron).
+test_expect_success '-f --stop-on-eof ends when stdin ends, not before' '
+	mkfifo in
+	timeout 20 "$DRV" logs --root "$ROOT" --syslog-file "$SYSLOG" -f \
+	    --stop-on-eof -n 1 shop <in >sout 2>serr &
+	pid=$!
+	exec 9>in &&
+	echo "$((T0 + 100)) while open" >>"$L/vz.shop.app.log" &&
+	wait_for " app while open\$" sout &&
+	exec 9>&- &&
+	st=0 && { wait $pid || st=$?; } &&
+	cat sout serr && test $st -eq 0 && test ! -s serr
+'
+test_expect_success '-f without --stop-on-eof keeps following after stdin ends' '
+	st=0; timeout 2 "$DRV" logs --root "$ROOT" --syslog-file "$SYSLOG" \
+	    -f -n 1 shop </dev/null >nout 2>&1 || st=$?
+	test $st -eq 124 && grep -q " app while open\$" nout
+'
+
 test_done

@@ -3,11 +3,11 @@
 # (tests/fakevps) adopted with newnode: lines of both nodes merged by time
 # and prefixed NODE CONTAINER |, -n over all nodes, --since, -l, --json, a
 # vanished node reported with exit 1 while the other's lines still print,
-# and -f picking up a new line, ended by SIGINT.  The node lines are vzlog
-# fallback files written on the nodes.  Until `vzexec logs` is wired into
-# vzexec, /usr/local/sbin/vzexec on the nodes is a wrapper that sends
-# `logs` to the static test driver (tests/unit/nodelogs-static) and
-# everything else to the real vzexec.
+# and -f streaming new lines, ended by SIGINT, which ends the followers on
+# the nodes too; a node whose vzexec cannot stream is told to upgrade.
+# The node lines are vzlog fallback files written on the nodes.  A vzexec
+# built without its logs verb is wrapped on the nodes: `logs` goes to the
+# static test driver (tests/unit/nodelogs-static), the rest to vzexec.
 . "$top_srcdir/tests/lib.sh"
 need_root
 FAKEVPS=${FAKEVPS:-$top_srcdir/tests/fakevps/fakevps}
@@ -126,10 +126,23 @@ test_expect_success '-f prints new lines of both nodes, SIGINT ends it' '
 	put n2 vz.shop.db.log 101 "z1 db later"
 	n=0; while ! { grep -q "a1 later" fout && grep -q "z1 db later" fout; }; do
 		n=$((n + 1)); [ $n -lt 300 ] || break; sleep 0.1; done
+	for n in n1 n2; do fv exec $n pgrep -fl "vzexec logs" >>running || :; done
 	kill -INT $pid; st=0; wait $pid || st=$?
-	cat fout ferr
+	cat fout ferr running
 	test $st -eq 0 && test $(wc -l <fout) -eq 3 &&
-	grep -q "^a1 app | a1 later\$" fout && grep -q "^z1 db | z1 db later\$" fout
+	grep -q "^a1 app | a1 later\$" fout && grep -q "^z1 db | z1 db later\$" fout &&
+	test $(wc -l <running) -eq 2
+'
+# The channel closed, each node's follower sees the end of its stdin and
+# ends, though it has nothing to print that would hit a closed stdout.
+test_expect_success 'after SIGINT no follower is left on the nodes' '
+	i=0; while :; do
+		: >left
+		for n in n1 n2; do fv exec $n pgrep -fl "vzexec logs" >>left || :; done
+		test -s left || break
+		i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1
+	done
+	cat left; test ! -s left
 '
 
 test_expect_success '-f --since: a node with no line that recent never replays older ones' '
@@ -140,11 +153,36 @@ test_expect_success '-f --since: a node with no line that recent never replays o
 	put n1 vz.shop.app.log 102 "a1 newest"
 	n=0; while ! grep -q "a1 newest" f2; do
 		n=$((n + 1)); [ $n -lt 300 ] || break; sleep 0.1; done
-	sleep 4	# two more polls: nothing may be repeated
+	sleep 4	# a while: nothing may be repeated
 	kill -INT $pid; st=0; wait $pid || st=$?
 	cat f2
 	printf "%s\n" "z1 db | z1 db later" "a1 app | a1 newest" >want2 &&
 	test $st -eq 0 && diff -u want2 f2
+'
+
+# A node whose vzexec predates --stop-on-eof (its status says 0.6.0) is
+# named with the command that upgrades it; the other is still followed.
+cat >"$TEST_TMP/oldwrap" <<'EOF'
+#!/bin/sh
+[ "$1" = status ] || exec /usr/local/sbin/vzexec.real "$@"
+/usr/local/sbin/vzexec.real status | sed 's/"version": *"[0-9.]*"/"version": "0.6.0"/'
+EOF
+test_expect_success '-f names a node too old to stream and follows the other' '
+	fv exec n2 mv /usr/local/sbin/vzexec /usr/local/sbin/vzexec.real &&
+	fv exec n2 sh -c "cat >/usr/local/sbin/vzexec && chmod 755 /usr/local/sbin/vzexec" \
+	    <"$TEST_TMP/oldwrap"
+	"$VZMASTER" -C "$CLOUD" logs -f -n 0 shop >f3 2>e3 &
+	pid=$!
+	n=0; while ! grep -q "z1" e3; do
+		n=$((n + 1)); [ $n -lt 300 ] || break; sleep 0.1; done
+	put n1 vz.shop.app.log 103 "a1 still followed"
+	n=0; while ! grep -q "a1 still followed" f3; do
+		n=$((n + 1)); [ $n -lt 300 ] || break; sleep 0.1; done
+	kill -INT $pid; st=0; wait $pid || st=$?
+	fv exec n2 mv /usr/local/sbin/vzexec.real /usr/local/sbin/vzexec
+	cat f3 e3
+	test $st -eq 1 && grep -qx "a1 app | a1 still followed" f3 &&
+	grep -q "z1: its vzexec (0.6.0) is older than 0.7.0, which .vzmaster logs -f. needs: run .vzmaster newnode --name z1 --user vzadmin $IP2. again" e3
 '
 
 test_expect_success 'a vanished node is named, exit 1, the other still prints' '
