@@ -577,11 +577,19 @@ do_start(struct apply *a, struct cnode *n, const struct plan_action *act)
 	if (put_wait(a, n, act->pod, &spec, err, sizeof err) == -1) {
 		char *tail = log_tail(n, act->pod);
 		char e2[256];
+		int rolled;
 
 		/* Roll back: a replica that never became ready goes away,
-		   and is gone before the next run may try again. */
-		(void)rm_wait(a, n, act->pod, e2, sizeof e2);
-		add_result(a, act, 0, 1, err, tail);
+		   and is gone before the next run may try again.  On a node
+		   gone mid-way that cannot be done (nor known): the next run
+		   that reaches it stops what is no longer placed there. */
+		rolled = rm_wait(a, n, act->pod, e2, sizeof e2) == 0;
+		if (!rolled && n->ssh != NULL) {
+			snprintf(msg, sizeof msg, "%s; not removed: %s", err,
+			    e2);
+			add_result(a, act, 0, 0, msg, tail);
+		} else
+			add_result(a, act, 0, rolled, err, tail);
 		goto out;
 	}
 	snprintf(msg, sizeof msg, "started (%s)",
@@ -779,7 +787,8 @@ step_node(struct vz_fanout_job *job, void *arg)
 		const struct plan_action *act = sj->acts[i];
 
 		if (sj->node->ssh == NULL) {
-			add_result(sj->a, act, 0, 0, "connection lost", NULL);
+			cnode_not_connected(sj->node, old, sizeof old);
+			add_result(sj->a, act, 0, 0, old, NULL);
 			continue;
 		}
 		if (node_too_old(sj->node, old, sizeof old)) {

@@ -197,6 +197,9 @@ vzexec_result(struct cnode *n, struct vz_ssh_cmd *cmd, int rc,
 		snprintf(err, errlen, "%s: vzexec %s: %s", n->host->name,
 		    verb, vz_ssh_error(n->ssh));
 		if (rc == VZ_SSH_DEAD) {
+			/* what the node's later actions in this run report */
+			snprintf(n->lost, sizeof n->lost, "%s",
+			    vz_ssh_error(n->ssh));
 			vz_ssh_free(n->ssh);
 			n->ssh = NULL;
 		}
@@ -244,7 +247,7 @@ cnode_vzexec_fed(struct cnode *n, const char *const *args, const char *in,
 
 	*status = -1;
 	if (n->ssh == NULL) {
-		snprintf(err, errlen, "%s: not connected", n->host->name);
+		cnode_not_connected(n, err, errlen);
 		return -1;
 	}
 	vzexec_argv(argv, args);
@@ -257,6 +260,13 @@ cnode_vzexec_fed(struct cnode *n, const char *const *args, const char *in,
 	cmd.progress_arg = fed_arg;
 	return vzexec_result(n, &cmd, vz_ssh_exec(n->ssh, &cmd), args[0], out,
 	    status, err, errlen);
+}
+
+void
+cnode_not_connected(const struct cnode *n, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: not connected%s%s", n->host->name,
+	    n->lost[0] != '\0' ? ": " : "", n->lost);
 }
 
 int
@@ -292,7 +302,7 @@ cnode_vzexec_stream(struct cnode *n, const char *const *args,
 	int rc, status;
 
 	if (n->ssh == NULL) {
-		snprintf(err, errlen, "%s: not connected", n->host->name);
+		cnode_not_connected(n, err, errlen);
 		return -1;
 	}
 	vzexec_argv(argv, args);
@@ -318,7 +328,7 @@ cnode_vzexec_start(struct cnode *n, struct cnode_exec *x,
 	int rc, status;
 
 	if (n->ssh == NULL) {
-		snprintf(err, errlen, "%s: not connected", n->host->name);
+		cnode_not_connected(n, err, errlen);
 		return -1;
 	}
 	vzexec_argv(x->argv, args);
@@ -339,7 +349,7 @@ cnode_vzexec_finish(struct cnode *n, struct cnode_exec *x, struct buf *out,
 {
 	*status = -1;
 	if (n->ssh == NULL) {
-		snprintf(err, errlen, "%s: not connected", n->host->name);
+		cnode_not_connected(n, err, errlen);
 		vz_ssh_cmd_release(&x->cmd);
 		return -1;
 	}

@@ -36,6 +36,7 @@ struct cnode {
 	int			 reachable;	/* answered with a status */
 	int			 ssh_rc;	/* VZ_SSH_* of the failure */
 	char			 err[1024];	/* why not reachable */
+	char			 lost[512];	/* why the connection went */
 	struct node_state	 st;
 	double			 t_connect_start, t_connect_end;
 };
@@ -103,6 +104,8 @@ int	 cnode_vzexec_start(struct cnode *, struct cnode_exec *x,
 	     int timeout_ms, char *err, size_t errlen);
 int	 cnode_vzexec_finish(struct cnode *, struct cnode_exec *x,
 	     struct buf *out, int *status, char *err, size_t errlen);
+/* "NODE: not connected[: why it was lost]" into err. */
+void	 cnode_not_connected(const struct cnode *, char *err, size_t errlen);
 /*
  * Whether the node's vzexec is older than min: 1 with err saying so and
  * how to upgrade (`newnode` again), "... which WHO needs".

@@ -512,4 +512,61 @@ assert not [x for x in r[\"results\"] if x[\"pod\"] == \"noimg\"], r[\"results\"
 	for n in n1 n2 n3; do ! pods_on $n | grep -q "^noimg:" || exit 1; done &&
 	grep -q "noimg" imp.err
 '
+# A node that dies mid-deploy: a new pod with a replica on every node
+# becomes ready only after some seconds; while deploy waits for that, one
+# node vanishes.  The deploy goes on with the others, reports that node and
+# exits 1; the other replicas run, and what ran before (hello) still runs.
+# (The deploy of a node gone for good is the vanish story above.)
+cat >"$C/pods/slow.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: slow}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: slow}}
+  template:
+    metadata: {labels: {app: slow}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: c
+        image: dir:../images/v1
+        command: [/bin/busybox, sh, -c, "sleep 5; echo ok >/ready; exec sleep 100000"]
+        readinessProbe:
+          exec: {command: [/bin/busybox, cat, /ready]}
+          periodSeconds: 1
+YAML
+dying=$(hello_nodes | head -n1)
+test_expect_success 'a node that dies mid-deploy is reported; the others converge' '
+	for n in n1 n2 n3; do
+		[ $n = $dying ] || pods_on $n | grep "^hello:" || :
+	done >hello.before
+	test $(wc -l <hello.before) -eq 1
+	vz --json deploy --timeout 60 >mid.json 2>mid.err &
+	dpid=$!
+	i=0; until pods_on $dying 2>/dev/null | grep -q "^slow:"; do
+		i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.2; done
+	"$FAKEVPS" vanish $dying
+	st=0; wait $dpid || st=$?
+	cat mid.err
+	test $st -eq 1 && python3 - "$dying" <<-EOF &&
+	import json, sys
+	dying = sys.argv[1]
+	r = json.load(open("mid.json"))
+	slow = {x["node"]: x for x in r["results"] if x["pod"] == "slow"}
+	assert len(slow) == 3, r["results"]
+	assert all(x["ok"] for n, x in slow.items() if n != dying), slow
+	d = slow[dying]
+	assert not d["ok"] and not d["rolledBack"], d
+	assert d["message"].startswith(dying + ": ") and \
+	    "connection lost" in d["message"], d
+	assert r["failed"] == 1, r
+	EOF
+	for n in n1 n2 n3; do
+		[ $n = $dying ] && continue
+		pods_on $n | grep -q "^slow:[0-9a-f]*:running$" || exit 1
+		pods_on $n | grep "^hello:" || :
+	done >hello.after &&
+	grep -q ":running$" hello.after && cmp hello.before hello.after
+'
 test_done
