@@ -146,8 +146,8 @@ deploy_exec(struct vz_ctx *ctx, int argc, char **argv)
 		goto out;
 	if (dry_run) {
 		reconcile_report(ctx, &r, NULL, 1);
-		rc = r.plan.nshort || r.import_failures ? VZ_EXIT_FAIL :
-		    VZ_EXIT_OK;
+		rc = r.plan.nshort || r.plan.nstuck || r.import_failures ?
+		    VZ_EXIT_FAIL : VZ_EXIT_OK;
 		goto out;
 	}
 	reconcile_apply_init(&r, &a, timeout_s);
@@ -169,8 +169,8 @@ deploy_exec(struct vz_ctx *ctx, int argc, char **argv)
 		a.failures++;
 	}
 	reconcile_report(ctx, &r, &a, 0);
-	rc = a.failures || r.plan.nshort || r.import_failures ?
-	    VZ_EXIT_FAIL : VZ_EXIT_OK;
+	rc = a.failures || r.plan.nshort || r.plan.nstuck ||
+	    r.import_failures ? VZ_EXIT_FAIL : VZ_EXIT_OK;
 	for (k = 0; k < r.plan.nshort; k++)
 		vz_error("'%s' is short of replicas", r.plan.short_pods[k]);
 out:

@@ -115,7 +115,7 @@ print_human(struct cluster *cl)
 		human_bytes(n->st.mem_available, avail, sizeof avail);
 		human_bytes(n->st.disk_free, disk, sizeof disk);
 		printf("%-16s %-10s %-10s %-20s %-8s %10s %10s %10s %5.2f  %s"
-		    "%s%s\n", n->host->name,
+		    "%s%s%s\n", n->host->name,
 		    n->host->vendor ? n->host->vendor : "-",
 		    "yes", n->st.os ? n->st.os : "-",
 		    n->st.arch ? n->st.arch : "-", total, avail, disk,
@@ -123,7 +123,8 @@ print_human(struct cluster *cl)
 		    "-", node_version_cmp(n->st.vzexec_version,
 		    VZEXEC_NODE_MIN_VERSION) < 0 ? "  (too old: run newnode "
 		    "again)" : "", n->st.supervisor_running ? "" :
-		    "  (supervisor not running)");
+		    "  (supervisor not running)", n->host->drain ?
+		    "  (draining)" : "");
 	}
 }
 
@@ -146,6 +147,7 @@ print_json(struct cluster *cl)
 		json_kv_string(&w, "address", n->host->address);
 		json_kv_string(&w, "vendor", n->host->vendor);
 		json_kv_bool(&w, "reachable", n->reachable);
+		json_kv_bool(&w, "draining", n->host->drain);
 		if (!n->reachable) {
 			json_kv_string(&w, "error", n->err);
 			json_end_object(&w);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "diag.h"
@@ -186,6 +187,24 @@ push_idx(size_t **v, size_t *n, size_t x)
 	if (*n == 0 || (*n & (*n - 1)) == 0)
 		*v = xreallocarray(*v, *n ? *n * 2 : 1, sizeof **v);
 	(*v)[(*n)++] = x;
+}
+
+/* drain's value: 1 true, 0 false, -1 neither (Ansible's boolean words;
+   True and False arrive as the JSON true and false) */
+static int
+inv_bool(const char *v)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1", NULL };
+	static const char *const no[] = { "false", "no", "off", "0", NULL };
+	size_t i;
+
+	for (i = 0; yes[i] != NULL; i++)
+		if (strcasecmp(v, yes[i]) == 0)
+			return 1;
+	for (i = 0; no[i] != NULL; i++)
+		if (strcasecmp(v, no[i]) == 0)
+			return 0;
+	return -1;
 }
 
 static int
@@ -519,6 +538,13 @@ set_value(struct parser *p, struct vlist *vl, const char *key,
 			    "must be a port number (1-65535), got '%s'", t);
 			goto out;
 		}
+	}
+	if (strcmp(key, "drain") == 0 &&
+	    inv_bool(is_string ? str.data : json.data) == -1) {
+		diag_error(p->d, p->file, p->line, col, "drain must be true or "
+		    "false (yes/no, on/off, 1/0), got '%s'", is_string ?
+		    str.data : json.data);
+		goto out;
 	}
 	if (priority != NULL && strcmp(key, "ansible_group_priority") == 0) {
 		/* Group.set_priority(int(value)): not a variable */
@@ -1036,6 +1062,8 @@ finish(struct parser *p, struct inventory *inv)
 		oh->user = v != NULL ? xstrdup(v->value) : NULL;
 		v = vlist_get(&r, "vendor");
 		oh->vendor = v != NULL ? xstrdup(v->value) : NULL;
+		v = vlist_get(&r, "drain");
+		oh->drain = v != NULL && inv_bool(v->value) == 1;
 		copy_vars(&oh->vars, &oh->nvars, &r);
 		qsort(oh->vars, oh->nvars, sizeof *oh->vars, var_cmp);
 		vlist_free(&r);

@@ -35,6 +35,7 @@ struct inv_host {
 	int		 port;		/* ansible_port, else 22 */
 	char		*user;		/* ansible_user or NULL */
 	char		*vendor;	/* vendor or NULL */
+	int		 drain;		/* drain=true: move its pods away */
 	struct inv_var	*vars;		/* resolved with precedence, by key */
 	size_t		 nvars;
 	char		**groups;	/* every group it is in, parents too,

@@ -12,6 +12,11 @@
 
 enum nstate { N_UP, N_GRACE, N_GONE };
 
+/* A replica on a draining node: to be moved, or kept for want of room. */
+#define DRAIN_NO	0
+#define DRAIN_MOVE	1
+#define DRAIN_STUCK	2
+
 struct pnode {
 	const struct plan_node	*in;
 	enum nstate		 state;
@@ -36,6 +41,7 @@ struct ppod {
 	int			 killed;	/* killed and not named */
 	struct existing		*ex;
 	size_t			 nex;
+	unsigned char		*drain;		/* per ex: DRAIN_* */
 	size_t			*chosen;	/* nodes kept or started */
 	size_t			 nchosen;
 	int			 kept_on_up;	/* for the phase of updates */
@@ -494,10 +500,19 @@ keep_existing(struct ctx *c, struct ppod *pp)
 	size_t i, k;
 
 	used = xcalloc(pp->nex ? pp->nex : 1, sizeof(*used));
+	pp->drain = xcalloc(pp->nex ? pp->nex : 1, sizeof(*pp->drain));
 	/* Replicas on nodes the selector no longer allows are moved. */
 	for (i = 0; i < pp->nex; i++) {
 		struct pnode *pn = &c->nodes[pp->ex[i].node];
 
+		if (selector_match(p, pn) && pn->in->draining) {
+			/* moved too, but stopped only if placed elsewhere
+			   (place_new) */
+			used[i] = 3;
+			pp->drain[i] = DRAIN_MOVE;
+			commit(pn, p, p->mem_request);
+			continue;
+		}
 		if (selector_match(p, pn))
 			continue;
 		used[i] = 1;
@@ -577,13 +592,13 @@ add_selector_text(const struct plan_pod *p, struct buf *b)
 		    p->node_selector[i].key, p->node_selector[i].value);
 }
 
-/* Why no further node could take the pod: the problem text. */
+/* Why no further node could take the pod, appended to b. */
 static void
-explain_short(struct ctx *c, const struct ppod *pp)
+why_no_node(struct ctx *c, const struct ppod *pp, struct buf *b)
 {
 	const struct plan_pod *p = pp->in;
-	struct buf b = BUF_INIT;
 	size_t i, others = 0, sel_ok = 0, mem_bad = 0, port_bad = 0, down = 0;
+	size_t draining = 0;
 	int port = 0;
 
 	for (i = 0; i < c->nnodes; i++) {
@@ -596,6 +611,10 @@ explain_short(struct ctx *c, const struct ppod *pp)
 		}
 		if (hosts_pod(pp, i))
 			continue;
+		if (pn->in->draining) {
+			draining++;
+			continue;
+		}
 		others++;
 		if (!selector_match(p, pn))
 			continue;
@@ -608,33 +627,72 @@ explain_short(struct ctx *c, const struct ppod *pp)
 				port = pc;
 		}
 	}
+	if (others == 0)
+		buf_adds(b, "no other reachable node");
+	else if (sel_ok == 0) {
+		buf_adds(b, "no other node");
+		add_selector_text(p, b);
+	} else {
+		buf_adds(b, "no other node with ");
+		if (mem_bad > 0) {
+			plan_format_bytes(p->mem_request, b);
+			buf_adds(b, port_bad > 0 ? " and " : "");
+		}
+		if (port_bad > 0)
+			buf_addf(b, "hostPort %d", port);
+		buf_adds(b, " free");
+		add_selector_text(p, b);
+	}
+	if (down > 0)
+		buf_addf(b, " (%zu node%s unreachable)", down,
+		    down == 1 ? "" : "s");
+	if (draining > 0)
+		buf_addf(b, " (%zu node%s draining)", draining,
+		    draining == 1 ? "" : "s");
+}
+
+/* The problem of a pod short of replicas. */
+static void
+explain_short(struct ctx *c, const struct ppod *pp)
+{
+	const struct plan_pod *p = pp->in;
+	struct buf b = BUF_INIT;
+
 	if (pp->nchosen == 0)
 		buf_addf(&b, "%s: none of %d replica%s placed: ", p->name,
 		    p->replicas, p->replicas == 1 ? "" : "s");
 	else
 		buf_addf(&b, "%s: only %zu of %d replicas placed: ", p->name,
 		    pp->nchosen, p->replicas);
-	if (others == 0)
-		buf_adds(&b, "no other reachable node");
-	else if (sel_ok == 0) {
-		buf_adds(&b, "no other node");
-		add_selector_text(p, &b);
-	} else {
-		buf_adds(&b, "no other node with ");
-		if (mem_bad > 0) {
-			plan_format_bytes(p->mem_request, &b);
-			buf_adds(&b, port_bad > 0 ? " and " : "");
-		}
-		if (port_bad > 0)
-			buf_addf(&b, "hostPort %d", port);
-		buf_adds(&b, " free");
-		add_selector_text(p, &b);
-	}
-	if (down > 0)
-		buf_addf(&b, " (%zu node%s unreachable)", down,
-		    down == 1 ? "" : "s");
+	why_no_node(c, pp, &b);
 	add_problem(c, p->name, b.data);
 	buf_release(&b);
+}
+
+/*
+ * No node can take a replica: keep one on a draining node instead, if
+ * there is one, and say why.  1 when one was kept.
+ */
+static int
+keep_drained(struct ctx *c, struct ppod *pp)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < pp->nex; i++)
+		if (pp->drain[i] == DRAIN_MOVE)
+			break;
+	if (i == pp->nex)
+		return 0;
+	buf_addf(&b, "%s: a replica stays on draining node %s: ",
+	    pp->in->name, c->nodes[pp->ex[i].node].in->name);
+	why_no_node(c, pp, &b);
+	pp->drain[i] = DRAIN_STUCK;
+	choose(pp, pp->ex[i].node);	/* its memory is committed */
+	add_problem(c, pp->in->name, b.data);
+	c->out->nstuck++;
+	buf_release(&b);
+	return 1;
 }
 
 /* Start the missing replicas of a pod on the best nodes left. */
@@ -642,10 +700,11 @@ static void
 place_new(struct ctx *c, struct ppod *pp)
 {
 	const struct plan_pod *p = pp->in;
+	size_t i;
 
 	while (pp->nchosen < (size_t)p->replicas) {
 		long long best[4] = { 0 }, key[4];
-		size_t i, bi = (size_t)-1;
+		size_t bi = (size_t)-1;
 		struct plan_action *a;
 
 		for (i = 0; i < c->nnodes; i++) {
@@ -653,7 +712,7 @@ place_new(struct ctx *c, struct ppod *pp)
 			int64_t freemem;
 
 			if (pn->state != N_UP || hosts_pod(pp, i) ||
-			    !selector_match(p, pn) ||
+			    pn->in->draining || !selector_match(p, pn) ||
 			    !mem_fits(c, pn, p->mem_request) ||
 			    port_conflict(p, pn) != 0)
 				continue;
@@ -668,8 +727,10 @@ place_new(struct ctx *c, struct ppod *pp)
 			}
 		}
 		if (bi == (size_t)-1) {
+			if (keep_drained(c, pp))
+				continue;
 			explain_short(c, pp);
-			return;
+			break;
 		}
 		choose(pp, bi);
 		commit(&c->nodes[bi], p, p->mem_request);
@@ -678,6 +739,18 @@ place_new(struct ctx *c, struct ppod *pp)
 		    p->name, c->nodes[bi].in->name);
 		a->new_hash = xstrdup(p->spec_hash);
 		a->other = dupnull(pp->gone_node);
+		a->mem_request = p->mem_request;
+	}
+	/* What is placed elsewhere now leaves the draining nodes. */
+	for (i = 0; i < pp->nex; i++) {
+		const struct pnode *pn = &c->nodes[pp->ex[i].node];
+		struct plan_action *a;
+
+		if (pp->drain[i] != DRAIN_MOVE || pn->state != N_UP)
+			continue;
+		a = add_action(c, PLAN_STOP, PLAN_REASON_DRAIN,
+		    PLAN_PHASE_EXTRA, p->name, pn->in->name);
+		a->old_hash = dupnull(pp->ex[i].run->spec_hash);
 		a->mem_request = p->mem_request;
 	}
 }
@@ -831,6 +904,7 @@ out:
 	free(c.nodes);
 	for (i = 0; i < c.npods; i++) {
 		free(c.pods[i].ex);
+		free(c.pods[i].drain);
 		free(c.pods[i].chosen);
 	}
 	free(c.pods);
@@ -913,6 +987,8 @@ plan_reason_name(enum plan_reason r)
 		return "node-returned";
 	case PLAN_REASON_SELECTOR:
 		return "selector";
+	case PLAN_REASON_DRAIN:
+		return "drain";
 	}
 	return "?";
 }
@@ -1019,6 +1095,7 @@ plan_write_json(const struct plan *p, struct json_writer *w)
 	for (i = 0; i < p->nshort; i++)
 		json_string(w, p->short_pods[i]);
 	json_end_array(w);
+	json_kv_int(w, "stuck", (int64_t)p->nstuck);
 	json_end_object(w);
 }
 
@@ -1062,6 +1139,9 @@ action_detail(const struct plan_action *a, struct buf *b)
 			break;
 		case PLAN_REASON_SELECTOR:
 			buf_adds(b, " (node no longer matches nodeSelector)");
+			break;
+		case PLAN_REASON_DRAIN:
+			buf_adds(b, " (node draining, placed elsewhere)");
 			break;
 		default:
 			buf_adds(b, " (extra replica)");

@@ -43,6 +43,12 @@
  *    `kubernetes.io/hostname` matches the node name; any other key matches
  *    the host variable of that name (`vendor` falls back to the node's
  *    vendor when no such variable is given).  All entries must match.
+ *  - A node with `draining` set (the inventory's drain=true) gets no new
+ *    replica, and its replicas are placed elsewhere like those of a gone
+ *    node, then stopped (reason DRAIN, phase EXTRA: once the new ones are
+ *    running and ready).  A replica no other node can take stays where it
+ *    is, with a problem saying why, and counts in plan.nstuck (deploy
+ *    exits 1): nothing that serves is stopped without a replacement.
  *  - A kept replica on an UP node whose hash differs from the wanted one is
  *    updated.  Updates of one pod go one node per wave (1, 2, ... in node
  *    name order).  SIDE_BY_SIDE: start the new version, wait ready, stop the
@@ -109,6 +115,7 @@ struct plan_node {
 	const struct plan_kv	*vars;
 	size_t			 nvars;
 	int			 reachable;	/* answered this probe */
+	int			 draining;	/* inventory drain=true */
 	/*
 	 * Consecutive failed probes from the markers.  Unreachable node: the
 	 * count including this probe.  Reachable node: the count of the
@@ -155,8 +162,9 @@ enum plan_reason {
 	PLAN_REASON_KILLED,		/* STOP: killed marker */
 	PLAN_REASON_NODE_RETURNED,	/* STOP: placed elsewhere while the
 					   node was gone */
-	PLAN_REASON_SELECTOR		/* STOP: node no longer matches the
+	PLAN_REASON_SELECTOR,		/* STOP: node no longer matches the
 					   nodeSelector; moved */
+	PLAN_REASON_DRAIN		/* STOP: the node is draining; moved */
 };
 
 enum plan_mode {
@@ -216,11 +224,13 @@ struct plan {
 	char			**short_pods;	/* short of replicas: deploy
 						   exits 1 */
 	size_t			 nshort;
+	size_t			 nstuck;	/* replicas left on draining
+						   nodes: deploy exits 1 */
 	int			 grace;		/* effective values */
 	int64_t			 mem_reserve;
 };
 
-#define PLAN_INIT { NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0, 0 }
+#define PLAN_INIT { NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0, 0, 0 }
 
 /*
  * Compute the plan.  0 on success (problems and short pods are part of a
@@ -243,7 +253,8 @@ const char *plan_phase_name(enum plan_phase);
 /*
  * JSON: {"actions":[{"op","pod","node","reason","phase","wave","mode",
  * "oldHash","newHash","replaces","memRequest"}...],"pods":[...],
- * "problems":[{"pod","message"}],"short":[names]} written as one value.
+ * "problems":[{"pod","message"}],"short":[names],"stuck":N} written as
+ * one value.
  */
 void	plan_write_json(const struct plan *, struct json_writer *);
 

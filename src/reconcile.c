@@ -448,6 +448,7 @@ reconcile_plan(struct reconcile *r)
 		pn->vars = kv;
 		pn->nvars = n->host->nvars;
 		pn->reachable = n->reachable;
+		pn->draining = n->host->drain;
 		pn->missed = markers_probe(&r->markers, n->host->name,
 		    n->reachable, now);
 		if (!n->reachable) {

@@ -512,6 +512,70 @@ assert not [x for x in r[\"results\"] if x[\"pod\"] == \"noimg\"], r[\"results\"
 	for n in n1 n2 n3; do ! pods_on $n | grep -q "^noimg:" || exit 1; done &&
 	grep -q "noimg" imp.err
 '
+# Retiring a VPS: drain=true in the inventory moves its pods to the other
+# nodes, each stopped there only once its replacement runs and is ready
+# (phase extra); a replica with nowhere else to go stays, named, exit 1.
+drained=$(hello_nodes | grep -v n3 | head -n1)
+test_expect_success 'drain=true moves every pod off the node, replacements first' '
+	pods_on $drained | cut -d: -f1 | sort >drained.pods
+	grep -q "^hello$" drained.pods
+	sed -i "s/^$drained .*/& drain=true/" "$C/hosts.ini"
+	vz --json deploy --timeout 60 >drain.json
+	python3 - "$drained" <<-EOF
+	import json, sys
+	node = sys.argv[1]
+	r = json.load(open("drain.json"))
+	acts = [a for a in r["plan"]["actions"] if a["op"] != "keep"]
+	stops = [a for a in acts if a["op"] == "stop"]
+	starts = [a for a in acts if a["op"] == "start"]
+	assert stops and all(a["node"] == node and a["reason"] == "drain" and
+	    a["phase"] == "extra" for a in stops), acts
+	assert sorted(a["pod"] for a in starts) == sorted(a["pod"] for a in stops), acts
+	assert all(a["node"] != node for a in starts), acts
+	assert all(x["ok"] for x in r["results"]), r["results"]
+	assert r["plan"]["stuck"] == 0, r["plan"]
+	EOF
+	test -z "$(pods_on $drained)"
+	while read -r pod; do
+		k=0
+		for n in n1 n2 n3; do
+			pods_on $n | grep -q "^$pod:[0-9a-f]*:running$" && k=$((k + 1))
+		done
+		[ $pod = hello ] && want=2 || want=1
+		test $k -eq $want
+	done <drained.pods
+	test $(count_procs $drained "httpd -f -p 8090") -eq 0
+'
+stuck=n3
+test_expect_success 'a replica with nowhere else to go stays on a draining node, exit 1' '
+	for n in n1 n2 n3; do pods_on $n; done >stuck.before
+	sed -i "s/^$stuck .*/& drain=true/" "$C/hosts.ini"
+	st=0; vz deploy --timeout 60 >stuck.out 2>stuck.err || st=$?
+	cat stuck.out stuck.err
+	for n in n1 n2 n3; do pods_on $n; done >stuck.after
+	test $st -eq 1
+	grep -q "hello: a replica stays on draining node $stuck: no other reachable node" stuck.err
+	cmp stuck.before stuck.after
+	pods_on $stuck | grep -q "^hello:[0-9a-f]*:running$"
+	vz status >stuck.status
+	grep -Eq "^$stuck .*\(draining\)$" stuck.status
+	test $(grep -c "(draining)" stuck.status) -eq 2
+	vz status --json | python3 -c "
+import json, sys
+d = {n[\"name\"]: n[\"draining\"] for n in json.load(sys.stdin)[\"nodes\"]}
+assert sum(d.values()) == 2 and d[\"$stuck\"], d
+"
+'
+test_expect_success 'drain removed: nothing moves back' '
+	sed -i "s/ drain=true//" "$C/hosts.ini"
+	! grep -q drain "$C/hosts.ini"
+	vz --json deploy --timeout 60 >undrain.json
+	python3 -c "
+import json
+r = json.load(open(\"undrain.json\"))
+assert [a for a in r[\"plan\"][\"actions\"] if a[\"op\"] != \"keep\"] == [], r[\"plan\"]
+"
+'
 # A node that dies mid-deploy: a new pod with a replica on every node
 # becomes ready only after some seconds; while deploy waits for that, one
 # node vanishes.  The deploy goes on with the others, reports that node and

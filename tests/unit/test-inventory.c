@@ -197,6 +197,46 @@ test_values(void)
 	inventory_free(inv);
 }
 
+/* drain: Ansible's boolean words, from group vars too; host lines win. */
+static void
+test_drain(void)
+{
+	struct inventory *inv = good(
+	    "[old]\n"
+	    "o1\n"
+	    "o2 drain=no\n"
+	    "[vz]\n"
+	    "n1 drain=True\n"
+	    "n2 drain=yes\n"
+	    "n3 drain=Off\n"
+	    "n4\n"
+	    "[old:vars]\n"
+	    "drain=on\n");
+	char *s;
+
+	ok(inv != NULL, "drain inventory loads");
+	if (inv == NULL)
+		return;
+	is_int(inventory_host(inv, "o1")->drain, 1, "drain from group vars");
+	is_int(inventory_host(inv, "o2")->drain, 0, "host line overrides");
+	is_int(inventory_host(inv, "n1")->drain, 1, "Python True");
+	is_int(inventory_host(inv, "n2")->drain, 1, "yes");
+	is_int(inventory_host(inv, "n3")->drain, 0, "Off");
+	is_int(inventory_host(inv, "n4")->drain, 0, "unset: not draining");
+	inventory_free(inv);
+	/* Ansible takes any value; a typo here would silently not drain */
+	s = diags_of("[web]\nh1 drain=maybe\nh2 drain=2\n[web:vars]\n"
+	    "drain=[1]\n");
+	is_str(s,
+	    "2:4: error: drain must be true or false (yes/no, on/off, 1/0), "
+	    "got 'maybe'\n"
+	    "3:4: error: drain must be true or false (yes/no, on/off, 1/0), "
+	    "got '2'\n"
+	    "5:7: error: drain must be true or false (yes/no, on/off, 1/0), "
+	    "got '[1]'\n", "a drain that is not a boolean is an error");
+	free(s);
+}
+
 static void
 test_ranges(void)
 {
@@ -872,6 +912,7 @@ int
 main(void)
 {
 	test_basic();
+	test_drain();
 	test_values();
 	test_ranges();
 	test_precedence();

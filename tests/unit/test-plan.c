@@ -808,6 +808,67 @@ test_ports_and_selector_change(void)
 }
 
 static void
+test_drain(void)
+{
+	struct plan_node move[] = {
+		NODE("a1", "A", .draining = 1, RUNS(R("web", "h1"))),
+		NODE("a2", "A"),
+		NODE("b1", "B", RUNS(R("web", "h1"))),
+	};
+	struct plan_node fresh[] = {
+		NODE("a1", "A", .draining = 1),
+		NODE("b1", "B"),
+	};
+	struct plan_node stuck[] = {
+		NODE("a1", "A", .draining = 1, RUNS(R("web", "h1"))),
+		NODE("b1", "B", RUNS(R("web", "h1"))),
+	};
+	struct plan_node full[] = {
+		NODE("a1", "A", .draining = 1, RUNS(R("big", "h1"))),
+		NODE("b1", "B", .mem_total = 256 * MiB),
+	};
+	struct plan_node away[] = {
+		NODE("a1", "A", .draining = 1, .reachable = 0, .missed = 1,
+		    RUNS(R("web", "h1"))),
+		NODE("a2", "A"),
+	};
+	struct plan_pod web2[] = { POD("web", 2, "h1") };
+	struct plan_pod web1[] = { POD("web", 1, "h1") };
+	struct plan_pod big[] = { POD("big", 1, "h1", .mem_request =
+	    300 * MiB) };
+	struct plan p;
+	struct buf t = BUF_INIT;
+
+	CHECKP("draining: replaced elsewhere, then stopped", web2, move,
+	    &defopts, "start web a2 new; stop web a1 drain", "", NULL, &p);
+	ok(find(&p, PLAN_STOP, "web", "a1")->phase == PLAN_PHASE_EXTRA &&
+	    p.nstuck == 0, "drain: the stop waits for the replacement");
+	plan_format_table(&p, 0, &t);
+	ok(strstr(t.data, "(node draining, placed elsewhere)") != NULL,
+	    "drain: the table says why");
+	plan_release(&p);
+	CHECK("draining: no new replica there", web2, fresh, &defopts,
+	    "start web b1 new", "web",
+	    "web: only 1 of 2 replicas placed: no other reachable node "
+	    "(1 node draining)");
+	CHECKP("draining, no room elsewhere: it stays, stuck", web2, stuck,
+	    &defopts, "", "",
+	    "web: a replica stays on draining node a1: no other reachable "
+	    "node", &p);
+	is_int((long long)p.nstuck, 1, "drain: stuck counted");
+	ok(find(&p, PLAN_KEEP, "web", "a1") != NULL,
+	    "drain: the stuck replica is kept");
+	plan_release(&p);
+	CHECK("draining, too little memory elsewhere: it stays", big, full,
+	    &defopts, "", "",
+	    "big: a replica stays on draining node a1: no other node with "
+	    "300 MiB free");
+	CHECK("draining node unreachable: replaced, stopped when back", web1,
+	    away, &defopts, "start web a2 new", "", NULL);
+	buf_release(&t);
+}
+
+static void
 test_bad_input(void)
 {
 	struct plan_node dup[] = { NODE("a1", "A"), NODE("a1", "B") };
@@ -1033,6 +1094,7 @@ main(void)
 	test_rolling();
 	test_unreachable();
 	test_ports_and_selector_change();
+	test_drain();
 	test_bad_input();
 	test_output();
 	test_story();
