@@ -43,7 +43,9 @@ struct step_job {
 
 static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t staged_cond = PTHREAD_COND_INITIALIZER;
-static struct upload_cache_entry *cache;
+/* Entries are allocated one by one: a thread sends from its entry
+   outside apply_lock while another adds one. */
+static struct upload_cache_entry **cache;
 static size_t ncache;
 static int *staged;		/* per node index: its images are pushed */
 
@@ -218,12 +220,11 @@ get_upload(struct apply *a, const char *base, const char *id,
 	size_t i;
 
 	for (i = 0; i < ncache; i++)
-		if (strcmp(cache[i].base, base) == 0 &&
-		    strcmp(cache[i].id, id) == 0)
-			return &cache[i];
+		if (strcmp(cache[i]->base, base) == 0 &&
+		    strcmp(cache[i]->id, id) == 0)
+			return cache[i];
 	cache = xreallocarray(cache, ncache + 1, sizeof *cache);
-	e = &cache[ncache++];
-	memset(e, 0, sizeof *e);
+	e = cache[ncache++] = xcalloc(1, sizeof *e);
 	snprintf(e->base, sizeof e->base, "%s", base);
 	snprintf(e->id, sizeof e->id, "%s", id);
 	imgstore_tar_path(a->store, id, tar, sizeof tar);
@@ -1176,10 +1177,11 @@ apply_plan(struct apply *a, const struct plan *p)
 	pre = NULL;
 	stage_finish(a, &st);
 	for (i = 0; i < ncache; i++) {
-		unlink(cache[i].up.path);
-		if (cache[i].stream[0] != '\0')
-			unlink(cache[i].stream);
-		wire_upload_release(&cache[i].up);
+		unlink(cache[i]->up.path);
+		if (cache[i]->stream[0] != '\0')
+			unlink(cache[i]->stream);
+		wire_upload_release(&cache[i]->up);
+		free(cache[i]);
 	}
 	free(cache);
 	cache = NULL;

@@ -44,8 +44,11 @@ cluster_load(struct cluster *cl, struct vz_ctx *ctx, int flags)
 		rc = VZ_EXIT_USAGE;
 	diag_print(&d, stderr);
 	diag_release(&d);
-	if (rc != VZ_EXIT_OK)
+	if (rc != VZ_EXIT_OK) {
+		/* the valid part of a bad inventory or manifest set */
+		cluster_release(cl);
 		return rc;
+	}
 	dir = dir_of(ctx->inventory_path);
 	buf_addf(&b, "%s/.vzmaster", dir);
 	free(dir);
