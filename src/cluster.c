@@ -239,6 +239,20 @@ vzexec_argv(const char **argv, const char *const *args)
 	argv[k] = NULL;
 }
 
+/* argv (32 slots) and cmd for `vzexec ARGS...`; -1 when not connected. */
+static int
+vzexec_prepare(struct cnode *n, const char **argv, const char *const *args,
+    struct vz_ssh_cmd *cmd, char *err, size_t errlen)
+{
+	if (n->ssh == NULL) {
+		cnode_not_connected(n, err, errlen);
+		return -1;
+	}
+	vzexec_argv(argv, args);
+	vz_ssh_cmd_init(cmd, argv);
+	return 0;
+}
+
 int
 cnode_vzexec_fed(struct cnode *n, const char *const *args, const char *in,
     size_t inlen, struct buf *out, int *status, int timeout_ms,
@@ -249,12 +263,8 @@ cnode_vzexec_fed(struct cnode *n, const char *const *args, const char *in,
 	struct vz_ssh_cmd cmd;
 
 	*status = -1;
-	if (n->ssh == NULL) {
-		cnode_not_connected(n, err, errlen);
+	if (vzexec_prepare(n, argv, args, &cmd, err, errlen) == -1)
 		return -1;
-	}
-	vzexec_argv(argv, args);
-	vz_ssh_cmd_init(&cmd, argv);
 	cmd.flags = VZ_SSH_SERVICE;
 	cmd.in = in;
 	cmd.inlen = inlen;
@@ -304,12 +314,8 @@ cnode_vzexec_stream(struct cnode *n, const char *const *args,
 	struct vz_ssh_cmd cmd;
 	int rc, status;
 
-	if (n->ssh == NULL) {
-		cnode_not_connected(n, err, errlen);
+	if (vzexec_prepare(n, argv, args, &cmd, err, errlen) == -1)
 		return -1;
-	}
-	vzexec_argv(argv, args);
-	vz_ssh_cmd_init(&cmd, argv);
 	cmd.on_output = on_output;
 	cmd.output_arg = arg;
 	cmd.stop = stop;
@@ -330,12 +336,8 @@ cnode_vzexec_start(struct cnode *n, struct cnode_exec *x,
 {
 	int rc, status;
 
-	if (n->ssh == NULL) {
-		cnode_not_connected(n, err, errlen);
+	if (vzexec_prepare(n, x->argv, args, &x->cmd, err, errlen) == -1)
 		return -1;
-	}
-	vzexec_argv(x->argv, args);
-	vz_ssh_cmd_init(&x->cmd, x->argv);
 	x->cmd.flags = VZ_SSH_SERVICE;
 	x->cmd.in = in;
 	x->cmd.inlen = inlen;

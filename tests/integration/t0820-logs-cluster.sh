@@ -117,15 +117,19 @@ test_expect_failure_code 2 'a bad pod name is refused before any node' \
 	'vz logs ../x'
 test_expect_failure_code 2 'a bad --since is refused' 'vz logs --since 5x shop'
 
+wait_for() {	# PATTERN FILE: up to 30 s
+	_i=0
+	while ! grep -q "$1" "$2"; do
+		_i=$((_i + 1)); [ $_i -lt 300 ] || return 1; sleep 0.1
+	done
+}
 test_expect_success '-f prints new lines of both nodes, SIGINT ends it' '
 	"$VZMASTER" -C "$CLOUD" logs -f -n 1 shop >fout 2>ferr &
 	pid=$!	# vzmaster itself: a function would be a subshell ignoring SIGINT
-	n=0; while ! grep -q "z1 six" fout; do
-		n=$((n + 1)); [ $n -lt 300 ] || break; sleep 0.1; done
+	wait_for "z1 six" fout || :
 	put n1 vz.shop.app.log 100 "a1 later"
 	put n2 vz.shop.db.log 101 "z1 db later"
-	n=0; while ! { grep -q "a1 later" fout && grep -q "z1 db later" fout; }; do
-		n=$((n + 1)); [ $n -lt 300 ] || break; sleep 0.1; done
+	wait_for "a1 later" fout && wait_for "z1 db later" fout || :
 	for n in n1 n2; do fv exec $n pgrep -fl "vzexec logs" >>running || :; done
 	kill -INT $pid; st=0; wait $pid || st=$?
 	cat fout ferr running
@@ -148,11 +152,9 @@ test_expect_success 'after SIGINT no follower is left on the nodes' '
 test_expect_success '-f --since: a node with no line that recent never replays older ones' '
 	"$VZMASTER" -C "$CLOUD" logs -f --since $((T0 + 101)) shop >f2 2>&1 &
 	pid=$!
-	n=0; while ! grep -q "z1 db later" f2; do
-		n=$((n + 1)); [ $n -lt 300 ] || break; sleep 0.1; done
+	wait_for "z1 db later" f2 || :
 	put n1 vz.shop.app.log 102 "a1 newest"
-	n=0; while ! grep -q "a1 newest" f2; do
-		n=$((n + 1)); [ $n -lt 300 ] || break; sleep 0.1; done
+	wait_for "a1 newest" f2 || :
 	sleep 4	# a while: nothing may be repeated
 	kill -INT $pid; st=0; wait $pid || st=$?
 	cat f2
@@ -173,11 +175,9 @@ test_expect_success '-f names a node too old to stream and follows the other' '
 	    <"$TEST_TMP/oldwrap"
 	"$VZMASTER" -C "$CLOUD" logs -f -n 0 shop >f3 2>e3 &
 	pid=$!
-	n=0; while ! grep -q "z1" e3; do
-		n=$((n + 1)); [ $n -lt 300 ] || break; sleep 0.1; done
+	wait_for "z1" e3 || :
 	put n1 vz.shop.app.log 103 "a1 still followed"
-	n=0; while ! grep -q "a1 still followed" f3; do
-		n=$((n + 1)); [ $n -lt 300 ] || break; sleep 0.1; done
+	wait_for "a1 still followed" f3 || :
 	kill -INT $pid; st=0; wait $pid || st=$?
 	fv exec n2 mv /usr/local/sbin/vzexec.real /usr/local/sbin/vzexec
 	cat f3 e3
