@@ -476,7 +476,7 @@ logs_exec(struct vz_ctx *ctx, int argc, char **argv)
 	for (i = 0; i < cl.nnodes; i++) {
 		lg.nodes[i].cn = &cl.nodes[i];
 		buf_init(&lg.nodes[i].part);
-		/* A node without lines yet is polled from --since on, never
+		/* A node without lines yet is followed from --since on, never
 		 * from the beginning. */
 		lg.nodes[i].last = lg.since;
 		jobs[i].name = cl.nodes[i].host->name;
