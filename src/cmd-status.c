@@ -106,9 +106,9 @@ print_human(struct cluster *cl)
 		const struct cnode *n = &cl->nodes[i];
 
 		if (!n->reachable) {
-			printf("%-16s %-10s %-10s %s\n", n->host->name,
+			printf("%-16s %-10s %-10s %s%s\n", n->host->name,
 			    n->host->vendor ? n->host->vendor : "-", "no",
-			    n->err);
+			    n->err, n->host->drain ? "  (draining)" : "");
 			continue;
 		}
 		human_bytes(n->st.mem_total, total, sizeof total);

@@ -501,22 +501,20 @@ keep_existing(struct ctx *c, struct ppod *pp)
 
 	used = xcalloc(pp->nex ? pp->nex : 1, sizeof(*used));
 	pp->drain = xcalloc(pp->nex ? pp->nex : 1, sizeof(*pp->drain));
-	/* Replicas on nodes the selector no longer allows are moved. */
+	/* Replicas on nodes the selector no longer allows, or that drain,
+	   are moved; their memory counts until they are stopped. */
 	for (i = 0; i < pp->nex; i++) {
 		struct pnode *pn = &c->nodes[pp->ex[i].node];
 
-		if (selector_match(p, pn) && pn->in->draining) {
-			/* moved too, but stopped only if placed elsewhere
-			   (place_new) */
-			used[i] = 3;
-			pp->drain[i] = DRAIN_MOVE;
-			commit(pn, p, p->mem_request);
-			continue;
-		}
-		if (selector_match(p, pn))
+		if (selector_match(p, pn) && !pn->in->draining)
 			continue;
 		used[i] = 1;
 		commit(pn, p, p->mem_request);
+		if (pn->in->draining && selector_match(p, pn)) {
+			/* stopped by place_new, once placed elsewhere */
+			pp->drain[i] = DRAIN_MOVE;
+			continue;
+		}
 		if (pn->state == N_UP) {
 			struct plan_action *a = add_action(c, PLAN_STOP,
 			    PLAN_REASON_SELECTOR, PLAN_PHASE_EXTRA, p->name,
